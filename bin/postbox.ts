@@ -1,0 +1,28 @@
+#!/usr/bin/env node
+// The only place that reads the environment, argv and signals.
+import { runCli } from '../src/cli/program.js'
+
+const handlers: (() => void)[] = []
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.on(signal, () => {
+    for (const handler of handlers) handler()
+  })
+}
+
+const code = await runCli(process.argv.slice(2), {
+  env: {
+    DATABASE_URL: process.env.DATABASE_URL,
+    KAFKA_BROKERS: process.env.KAFKA_BROKERS,
+    SCHEMA_REGISTRY_URL: process.env.SCHEMA_REGISTRY_URL,
+    POSTBOX_SCHEMA: process.env.POSTBOX_SCHEMA,
+    POSTBOX_CONFIG: process.env.POSTBOX_CONFIG,
+    LOG_LEVEL: process.env.LOG_LEVEL,
+  },
+  io: {
+    out: (line) => process.stdout.write(`${line}\n`),
+    err: (line) => process.stderr.write(`${line}\n`),
+    interactive: process.stdout.isTTY === true,
+  },
+  onShutdownSignal: (handler) => handlers.push(handler),
+})
+process.exit(code)

@@ -1,0 +1,89 @@
+import { UnpublishableError, ValidationError } from '../errors.js'
+import type { EventKey } from './types.js'
+import type { AnyEventDefinition } from './define-event.js'
+
+/** Stored form of a key: strings as they are, Avro key records as JSON. */
+export function storedKey(key: EventKey): string {
+  return typeof key === 'string' ? key : JSON.stringify(key)
+}
+
+/** The snapshot as the database will hold it (jsonb), so enqueue validates what the relay will map. */
+export function toStoredSnapshot(event: AnyEventDefinition, internal: unknown): unknown {
+  try {
+    const text = JSON.stringify(internal)
+    if (text === undefined) throw new Error('the value is not JSON-serialisable')
+    return JSON.parse(text)
+  } catch (cause) {
+    throw new ValidationError(event.type, '(root)', `the payload cannot be stored as JSON: ${String(cause)}`, {
+      cause,
+    })
+  }
+}
+
+/** Runs the event's mapping and checks the result against its Avro schema. */
+export function mapToExternal(event: AnyEventDefinition, snapshot: unknown): unknown {
+  let external: unknown
+  try {
+    external = event.toExternal(snapshot)
+  } catch (cause) {
+    throw new ValidationError(event.type, '(mapping)', `toExternal threw: ${String(cause)}`, { cause })
+  }
+  const paths = event.valueCodec.invalidPaths(external)
+  if (paths.length > 0) {
+    throw new ValidationError(
+      event.type,
+      paths[0] ?? '(root)',
+      `the mapped record does not match schema ${event.subject} at ${paths.join(', ')}`,
+    )
+  }
+  return external
+}
+
+/** Computes and checks the key of a snapshot. */
+export function keyOf(event: AnyEventDefinition, snapshot: unknown): EventKey {
+  let key: EventKey
+  try {
+    key = event.key(snapshot)
+  } catch (cause) {
+    throw new ValidationError(event.type, '(key)', `key() threw: ${String(cause)}`, { cause })
+  }
+  return checkKey(event, key)
+}
+
+export function checkKey(event: AnyEventDefinition, key: unknown): EventKey {
+  if (event.keyCodec === undefined) {
+    if (typeof key !== 'string' || key.length === 0) {
+      throw new ValidationError(event.type, '(key)', `the key must be a non-empty string, got ${describe(key)}`)
+    }
+    return key
+  }
+  const value = typeof key === 'string' ? parseJsonKey(event, key) : key
+  const paths = event.keyCodec.invalidPaths(value)
+  if (paths.length > 0) {
+    throw new ValidationError(event.type, `(key).${paths[0]}`, `the key does not match the key schema at ${paths.join(', ')}`)
+  }
+  return value as EventKey
+}
+
+function parseJsonKey(event: AnyEventDefinition, key: string): unknown {
+  try {
+    return JSON.parse(key)
+  } catch (cause) {
+    throw new ValidationError(event.type, '(key)', 'a string key for an Avro key schema must be its JSON form', { cause })
+  }
+}
+
+/** Relay side: mapping failures of stored rows are unpublishable, not validation errors of a caller. */
+export function mapStoredRow(event: AnyEventDefinition, snapshot: unknown): unknown {
+  try {
+    return mapToExternal(event, snapshot)
+  } catch (cause) {
+    throw new UnpublishableError(cause instanceof Error ? cause.message : String(cause), { cause })
+  }
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null'
+  if (typeof value === 'string') return 'an empty string'
+  return typeof value
+}

@@ -1,0 +1,17 @@
+/** An Avro schema as parsed JSON (the content of an .avsc file). */
+export type AvroSchema = Readonly<Record<string, unknown>> | string | readonly unknown[]
+
+/** Registry compatibility levels a subject can be set to. */
+export type Compatibility =
+  | 'BACKWARD'
+  | 'BACKWARD_TRANSITIVE'
+  | 'FORWARD'
+  | 'FORWARD_TRANSITIVE'
+  | 'FULL'
+  | 'FULL_TRANSITIVE'
+  | 'NONE'
+
+export type CleanupPolicy = 'compact' | 'delete'
+
+/** A Kafka key: a plain string, or a record encoded with the event's Avro key schema. */
+export type EventKey = string | Readonly<Record<string, unknown>>

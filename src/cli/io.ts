@@ -1,0 +1,25 @@
+/** Where commands write: stdout for results, stderr for progress and errors. */
+export interface CliIo {
+  out(line: string): void
+  err(line: string): void
+  /** True when stdout is a terminal (progress bars, prompts). */
+  readonly interactive: boolean
+}
+
+/** Fixed-width table for terminal output. */
+export function table(headers: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)))
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i] ?? 0))
+      .join('  ')
+      .trimEnd()
+  return [line(headers), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n')
+}
+
+export function formatSeconds(seconds: number | null): string {
+  if (seconds === null) return '-'
+  if (seconds < 120) return `${seconds.toFixed(1)}s`
+  if (seconds < 7200) return `${(seconds / 60).toFixed(1)}m`
+  return `${(seconds / 3600).toFixed(1)}h`
+}

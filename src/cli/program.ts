@@ -1,0 +1,79 @@
+import { Command, CommanderError } from 'commander'
+import { describeError, PostboxError } from '../errors.js'
+import type { CliIo } from './io.js'
+import { migrateCommand } from './migrate.js'
+import { relayCommand } from './relay.js'
+import { type CliEnvironment, databaseUrlOf, loadSettings } from './settings.js'
+import { statusCommand } from './status.js'
+
+export interface CliContext {
+  env: CliEnvironment
+  io: CliIo
+  onShutdownSignal(handler: () => void): void
+}
+
+const EXIT_USAGE = 2
+
+/** Runs the postbox command line; resolves to the process exit code. */
+export async function runCli(argv: readonly string[], ctx: CliContext): Promise<number> {
+  let exitCode = 0
+  const program = new Command()
+    .name('postbox')
+    .description(
+      'Transactional outbox for PostgreSQL → Kafka.\n\n' +
+        'Connection settings come from the config file (postbox.config.ts|mjs|js exporting { events, ... })\n' +
+        'and the environment: DATABASE_URL, KAFKA_BROKERS, SCHEMA_REGISTRY_URL, POSTBOX_SCHEMA, LOG_LEVEL.',
+    )
+    .option('-c, --config <file>', 'config file exporting the event catalog and settings')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => ctx.io.out(s.trimEnd()), writeErr: (s) => ctx.io.err(s.trimEnd()) })
+    .showHelpAfterError()
+
+  const global = () => program.opts<{ config?: string }>()
+  const schemaOf = (settings: { schema?: string }) => settings.schema ?? 'postbox'
+
+  program
+    .command('migrate')
+    .description('create or update the outbox tables (safe to run concurrently; a no-op when up to date)')
+    .action(async () => {
+      const settings = await loadSettings(ctx.env, global().config, { requireEvents: false })
+      exitCode = await migrateCommand(ctx.io, databaseUrlOf(settings), schemaOf(settings))
+    })
+
+  program
+    .command('relay')
+    .description('run the relay: publish committed outbox rows to Kafka until SIGTERM/SIGINT')
+    .option('--until-drained', 'exit 0 once no publishable row is pending (one-shot runs, demos, CI)')
+    .action(async (opts: { untilDrained?: boolean }) => {
+      const settings = await loadSettings(ctx.env, global().config, { requireEvents: true })
+      exitCode = await relayCommand(ctx.io, settings, {
+        untilDrained: opts.untilDrained === true,
+        onShutdownSignal: ctx.onShutdownSignal,
+      })
+    })
+
+  program
+    .command('status')
+    .description('backlog and oldest pending age per topic, parked rows, relays and their shards, and stall reasons')
+    .option('--json', 'machine-readable output')
+    .option('--stall-seconds <n>', 'report rows waiting on an open transaction for at least this long', '10')
+    .action(async (opts: { json?: boolean; stallSeconds: string }) => {
+      const settings = await loadSettings(ctx.env, global().config, { requireEvents: false })
+      exitCode = await statusCommand(ctx.io, databaseUrlOf(settings), schemaOf(settings), {
+        json: opts.json === true,
+        stallSeconds: Number(opts.stallSeconds),
+      })
+    })
+
+  try {
+    await program.parseAsync([...argv], { from: 'user' })
+    return exitCode
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      return error.exitCode === 0 ? 0 : EXIT_USAGE
+    }
+    const code = error instanceof PostboxError ? ` [${error.code}]` : ''
+    ctx.io.err(`postbox: ${describeError(error)}${code}`)
+    return 1
+  }
+}

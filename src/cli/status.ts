@@ -1,0 +1,74 @@
+import { oldestOpenTransaction } from '../db/lease-queries.js'
+import { migrationState } from '../db/migrate.js'
+import { openDatabase } from '../db/pool.js'
+import { statusQueries } from '../db/status-queries.js'
+import { type CliIo, formatSeconds, table } from './io.js'
+
+export async function statusCommand(
+  io: CliIo,
+  databaseUrl: string,
+  schema: string,
+  options: { json: boolean; stallSeconds: number },
+): Promise<number> {
+  const migrations = await migrationState(databaseUrl, schema)
+  if (migrations.applied.length === 0) {
+    io.err(`schema ${schema} is not migrated: run \`postbox migrate\``)
+    return 1
+  }
+  const db = openDatabase(databaseUrl, 'postbox status', 1)
+  try {
+    const q = statusQueries(schema)
+    const topics = await q.topics(db)
+    const relays = await q.relays(db)
+    const unsettled = await q.unsettled(db)
+    const stalled = unsettled.rows > 0 && (unsettled.oldestSeconds ?? 0) >= options.stallSeconds
+    const blocker = stalled ? await oldestOpenTransaction(db) : null
+    const report = {
+      topics,
+      relays,
+      waiting: stalled ? { unsettledRows: unsettled.rows, oldestSeconds: unsettled.oldestSeconds, transaction: blocker } : null,
+      pendingMigrations: migrations.pending,
+    }
+    if (options.json) {
+      io.out(JSON.stringify(report, null, 2))
+      return 0
+    }
+    io.out(
+      topics.length === 0
+        ? 'outbox: nothing pending, parked or sent in the last minute'
+        : table(
+            ['topic', 'pending', 'oldest pending', 'parked', 'sent/min'],
+            topics.map((t) => [
+              t.topic,
+              String(t.pending),
+              formatSeconds(t.oldest_pending_seconds),
+              String(t.parked),
+              String(t.sent_last_minute),
+            ]),
+          ),
+    )
+    io.out('')
+    io.out(
+      relays.length === 0
+        ? 'relays: none running'
+        : table(
+            ['relay', 'host', 'pid', 'heartbeat', 'shards'],
+            relays.map((r) => [r.id, r.host, String(r.pid), `${formatSeconds(r.heartbeat_seconds_ago)} ago`, r.shards.join(',')]),
+          ),
+    )
+    if (report.waiting !== null) {
+      const tx = blocker
+      io.out('')
+      io.out(
+        `waiting: ${unsettled.rows} committed row(s) wait behind an open transaction` +
+          (tx === null
+            ? ''
+            : ` (pid ${tx.pid}, ${tx.state ?? 'unknown state'}, open ${formatSeconds(tx.age_seconds)}, query started ${tx.query_start?.toISOString() ?? '?'}: ${tx.query ?? ''})`),
+      )
+    }
+    if (migrations.pending.length > 0) io.out(`\npending migrations: ${migrations.pending.join(', ')} (run postbox migrate)`)
+    return 0
+  } finally {
+    await db.close()
+  }
+}

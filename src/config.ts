@@ -1,0 +1,122 @@
+import { hostname } from 'node:os'
+import type { AnyEventDefinition, EventDefinition } from './catalog/define-event.js'
+import { createCatalog, type Catalog } from './catalog/catalog.js'
+import { quoteIdentifier } from './db/identifier.js'
+import { ConfigError } from './errors.js'
+import type { LogLevel } from './observe/logger.js'
+
+export type DeliveryMode = 'at-least-once'
+
+/** What a config file (postbox.config.ts) or a program passes in; every field but the events has a default or env fallback. */
+export interface PostboxSettings {
+  // biome-ignore lint/suspicious/noExplicitAny: a catalog holds events of every row type
+  events: readonly EventDefinition<any, unknown, any>[]
+  databaseUrl?: string
+  kafka?: { brokers?: readonly string[] | string; clientId?: string }
+  registry?: { url?: string }
+  /** Postgres schema of the outbox tables (default "postbox"). */
+  schema?: string
+  logLevel?: LogLevel
+  relay?: RelaySettings
+}
+
+export interface RelaySettings {
+  /** Relay identity in leases and logs (default host-pid-random). */
+  id?: string
+  /** Rows claimed and published per batch (default 500). */
+  batchSize?: number
+  /** Longest wait between polls when idle (default 1000 ms); NOTIFY usually wakes the relay sooner. */
+  pollIntervalMs?: number
+  /** LISTEN for the enqueue NOTIFY (default true). */
+  listen?: boolean
+  /** Register schemas missing from the registry at start-up (default true). */
+  autoRegister?: boolean
+  /** Create missing topics at start-up (default true). */
+  createTopics?: boolean
+  /** Partitions of topics the relay creates (default 3). */
+  topicPartitions?: number
+  /** Shard lease time-to-live (default 10 000 ms); a dead relay's shards move after this. */
+  leaseTtlMs?: number
+  /** Largest encoded value; larger rows are parked (default 1 000 000 bytes, under Kafka's 1 MiB default). */
+  maxMessageBytes?: number
+  /** Retry backoff bounds for unavailable dependencies (default 100 ms … 10 000 ms, with jitter). */
+  backoff?: { initialMs?: number; maxMs?: number }
+  /** Warn and report when pending rows wait this long on an open transaction (default 10 000 ms). */
+  stallWarningMs?: number
+  /** HTTP port for /metrics, /healthz, /readyz (default off). */
+  httpPort?: number | null
+  delivery?: DeliveryMode
+}
+
+export interface ResolvedConfig {
+  readonly catalog: Catalog
+  readonly databaseUrl: string
+  readonly kafka: { readonly brokers: readonly string[]; readonly clientId: string }
+  readonly registry: { readonly url: string }
+  readonly schema: string
+  readonly logLevel: LogLevel
+  readonly relay: Readonly<Required<Omit<RelaySettings, 'backoff' | 'httpPort'>>> & {
+    readonly backoff: { readonly initialMs: number; readonly maxMs: number }
+    readonly httpPort: number | null
+    readonly heartbeatMs: number
+  }
+}
+
+function positiveInt(value: number | undefined, fallback: number, name: string): number {
+  const v = value ?? fallback
+  if (!Number.isInteger(v) || v <= 0) throw new ConfigError(`${name} must be a positive integer, got ${String(value)}`)
+  return v
+}
+
+function required(value: string | undefined, name: string, env: string): string {
+  if (value === undefined || value === '') {
+    throw new ConfigError(`${name} is not set: set ${env} or put it in postbox.config`)
+  }
+  return value
+}
+
+/** Validates settings once, fills documented defaults, and freezes the result. */
+export function resolveConfig(settings: PostboxSettings): ResolvedConfig {
+  if (!Array.isArray(settings.events) || settings.events.length === 0) {
+    throw new ConfigError('`events` must list at least one event made with defineEvent()')
+  }
+  const schema = settings.schema ?? 'postbox'
+  quoteIdentifier(schema)
+  const brokersSetting = settings.kafka?.brokers
+  const brokers = typeof brokersSetting === 'string' ? brokersSetting.split(',') : [...(brokersSetting ?? [])]
+  const cleanBrokers = brokers.map((b) => b.trim()).filter((b) => b !== '')
+  if (cleanBrokers.length === 0) throw new ConfigError('Kafka brokers are not set: set KAFKA_BROKERS or kafka.brokers')
+  const r = settings.relay ?? {}
+  const leaseTtlMs = positiveInt(r.leaseTtlMs, 10_000, 'relay.leaseTtlMs')
+  const initialMs = positiveInt(r.backoff?.initialMs, 100, 'relay.backoff.initialMs')
+  const maxMs = positiveInt(r.backoff?.maxMs, 10_000, 'relay.backoff.maxMs')
+  if (maxMs < initialMs) throw new ConfigError('relay.backoff.maxMs must be at least relay.backoff.initialMs')
+  if (r.delivery !== undefined && r.delivery !== 'at-least-once') {
+    throw new ConfigError(`relay.delivery "${String(r.delivery)}" is not supported: use "at-least-once"`)
+  }
+  const config: ResolvedConfig = {
+    catalog: createCatalog(settings.events as readonly AnyEventDefinition[]),
+    databaseUrl: required(settings.databaseUrl, 'the database URL', 'DATABASE_URL'),
+    kafka: Object.freeze({ brokers: Object.freeze(cleanBrokers), clientId: settings.kafka?.clientId ?? 'postbox' }),
+    registry: Object.freeze({ url: required(settings.registry?.url, 'the schema registry URL', 'SCHEMA_REGISTRY_URL') }),
+    schema,
+    logLevel: settings.logLevel ?? 'info',
+    relay: Object.freeze({
+      id: r.id ?? `${hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
+      batchSize: positiveInt(r.batchSize, 500, 'relay.batchSize'),
+      pollIntervalMs: positiveInt(r.pollIntervalMs, 1000, 'relay.pollIntervalMs'),
+      listen: r.listen ?? true,
+      autoRegister: r.autoRegister ?? true,
+      createTopics: r.createTopics ?? true,
+      topicPartitions: positiveInt(r.topicPartitions, 3, 'relay.topicPartitions'),
+      leaseTtlMs,
+      heartbeatMs: Math.max(100, Math.floor(leaseTtlMs / 4)),
+      maxMessageBytes: positiveInt(r.maxMessageBytes, 1_000_000, 'relay.maxMessageBytes'),
+      backoff: Object.freeze({ initialMs, maxMs }),
+      stallWarningMs: positiveInt(r.stallWarningMs, 10_000, 'relay.stallWarningMs'),
+      httpPort: r.httpPort ?? null,
+      delivery: r.delivery ?? 'at-least-once',
+    }),
+  }
+  return Object.freeze(config)
+}

@@ -1,0 +1,91 @@
+/**
+ * Every error Postbox throws is a PostboxError with a stable `code`, a `retriable`
+ * flag the relay's retrier honours, and the underlying `cause` when there is one.
+ */
+export class PostboxError extends Error {
+  readonly code: string
+  readonly retriable: boolean
+
+  constructor(code: string, message: string, options: { retriable?: boolean; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause })
+    this.name = new.target.name
+    this.code = code
+    this.retriable = options.retriable ?? false
+  }
+}
+
+/** Settings are missing or malformed. */
+export class ConfigError extends PostboxError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super('POSTBOX_CONFIG', message, options)
+  }
+}
+
+/** enqueue() was given something its event cannot publish; the caller's transaction should roll back. */
+export class ValidationError extends PostboxError {
+  readonly eventType: string
+  readonly path: string
+
+  constructor(eventType: string, path: string, message: string, options: { cause?: unknown } = {}) {
+    super('POSTBOX_VALIDATION', `${eventType}: ${message}`, options)
+    this.eventType = eventType
+    this.path = path
+  }
+}
+
+/** An event type that is not in the catalog. */
+export class UnknownEventError extends PostboxError {
+  constructor(eventType: string) {
+    super('POSTBOX_UNKNOWN_EVENT', `event type "${eventType}" is not in the catalog: add it to createOutbox({ events })`)
+  }
+}
+
+/** A row the relay can never publish with the current code and schema (it gets parked). */
+export class UnpublishableError extends PostboxError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super('POSTBOX_UNPUBLISHABLE', message, options)
+  }
+}
+
+/** The schema registry refused a schema, or a schema is missing with auto-register off. */
+export class SchemaError extends PostboxError {
+  constructor(message: string, options: { cause?: unknown; retriable?: boolean } = {}) {
+    super('POSTBOX_SCHEMA', message, options)
+  }
+}
+
+/** The database holds migrations this version of Postbox does not know. */
+export class MigrationError extends PostboxError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super('POSTBOX_MIGRATION', message, options)
+  }
+}
+
+/** This relay no longer holds the lease of a shard; its work on that shard must stop. */
+export class LeaseLostError extends PostboxError {
+  constructor(shards: readonly number[]) {
+    super('POSTBOX_LEASE_LOST', `lease lost on shard(s) ${shards.join(', ')}`, { retriable: true })
+  }
+}
+
+/** A dependency (Postgres, Kafka, the registry) is unreachable or failing for now. */
+export class UnavailableError extends PostboxError {
+  readonly dependency: 'postgres' | 'kafka' | 'registry'
+
+  constructor(dependency: 'postgres' | 'kafka' | 'registry', message: string, options: { cause?: unknown } = {}) {
+    super('POSTBOX_UNAVAILABLE', `${dependency}: ${message}`, { ...options, retriable: true })
+    this.dependency = dependency
+  }
+}
+
+export function isRetriable(error: unknown): boolean {
+  return error instanceof PostboxError && error.retriable
+}
+
+export function describeError(error: unknown): string {
+  if (error instanceof Error) {
+    const cause = error.cause instanceof Error ? ` (cause: ${error.cause.message})` : ''
+    return `${error.message}${cause}`
+  }
+  return String(error)
+}

@@ -1,0 +1,23 @@
+import { Kafka, logLevel, type LogEntry } from 'kafkajs'
+import type { Logger } from '../observe/logger.js'
+
+/** One kafkajs client per process part; its logs go through our logger. */
+export function kafkaClient(brokers: readonly string[], clientId: string, logger: Logger): Kafka {
+  return new Kafka({
+    clientId,
+    brokers: [...brokers],
+    connectionTimeout: 3000,
+    requestTimeout: 10000,
+    // The relay has its own retrier with backoff; kafkajs retries only briefly inside one call.
+    retry: { retries: 2, initialRetryTime: 200, maxRetryTime: 2000 },
+    logLevel: logLevel.WARN,
+    logCreator:
+      () =>
+      ({ namespace, level, log }: LogEntry) => {
+        const { message, ...extra } = log
+        const fields = { kafka: namespace, ...extra }
+        if (level <= logLevel.ERROR) logger.warn(fields, `kafka: ${message}`)
+        else logger.debug(fields, `kafka: ${message}`)
+      },
+  })
+}

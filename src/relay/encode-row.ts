@@ -1,0 +1,58 @@
+import type { Catalog } from '../catalog/catalog.js'
+import { checkKey, mapStoredRow } from '../catalog/map-event.js'
+import type { ClaimedRow } from '../db/outbox-queries.js'
+import { UnpublishableError } from '../errors.js'
+import type { OutgoingMessage } from '../kafka/producer.js'
+import { frame } from '../schema/codec.js'
+
+export interface SchemaIds {
+  value: number
+  key: number | undefined
+}
+
+export const CONTENT_TYPE = 'application/vnd.apache.avro+binary'
+
+/** Maps a stored row with the current code and encodes it in the Confluent wire format. */
+export function encodeRow(
+  row: ClaimedRow,
+  catalog: Catalog,
+  schemaIds: ReadonlyMap<string, SchemaIds>,
+  maxMessageBytes: number,
+): OutgoingMessage {
+  if (!catalog.has(row.event_type)) {
+    throw new UnpublishableError(`event type "${row.event_type}" is not in the relay's catalog`)
+  }
+  const event = catalog.get(row.event_type)
+  const ids = schemaIds.get(event.type)
+  if (ids === undefined) throw new UnpublishableError(`no schema id resolved for ${event.type}`)
+
+  let key: Buffer
+  if (event.keyCodec === undefined || ids.key === undefined) {
+    key = Buffer.from(row.key, 'utf8')
+  } else {
+    try {
+      key = frame(ids.key, event.keyCodec.encode(checkKey(event, row.key)))
+    } catch (cause) {
+      throw new UnpublishableError(`key of ${event.type} cannot be encoded: ${String(cause)}`, { cause })
+    }
+  }
+
+  let value: Buffer | null = null
+  if (row.payload !== null) {
+    const external = mapStoredRow(event, row.payload)
+    value = frame(ids.value, event.valueCodec.encode(external))
+    if (value.length > maxMessageBytes) {
+      throw new UnpublishableError(`encoded value is ${value.length} bytes, over maxMessageBytes ${maxMessageBytes}`)
+    }
+  }
+
+  const headers: Record<string, string> = {
+    ...row.headers,
+    'event-id': row.event_id,
+    'event-type': row.event_type,
+    'outbox-id': row.id,
+    'created-at': row.created_at.toISOString(),
+  }
+  if (value !== null) headers['content-type'] = CONTENT_TYPE
+  return { topic: event.topic, key, value, headers }
+}

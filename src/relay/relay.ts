@@ -1,0 +1,336 @@
+import { hostname } from 'node:os'
+import type { ResolvedConfig } from '../config.js'
+import { listen, type Database, type Listener, openDatabase, isRetriablePgError } from '../db/pool.js'
+import { leaseQueries, oldestOpenTransaction } from '../db/lease-queries.js'
+import { type ClaimedRow, outboxQueries } from '../db/outbox-queries.js'
+import { notifyChannel } from '../enqueue.js'
+import { describeError, isRetriable, PostboxError, UnavailableError, UnpublishableError } from '../errors.js'
+import { ensureTopics } from '../kafka/admin.js'
+import { kafkaClient } from '../kafka/client.js'
+import { createEventProducer, type EventProducer, type OutgoingMessage } from '../kafka/producer.js'
+import { createLogger, type Logger } from '../observe/logger.js'
+import { createRegistryClient } from '../schema/registry.js'
+import { Backoff } from './backoff.js'
+import { encodeRow, type SchemaIds } from './encode-row.js'
+import { ShardLeases } from './leases.js'
+import { Wakeup } from './wakeup.js'
+
+/** What the relay is waiting on, when it is: an open transaction holding back settled rows. */
+export interface StallReason {
+  pendingRows: number
+  oldestSeconds: number
+  transaction: { pid: number; state: string | null; ageSeconds: number; queryStart: Date | null; query: string | null } | null
+}
+
+export interface RelayHealth {
+  running: boolean
+  ready: boolean
+  reason: string | null
+  shards: number[]
+  stall: StallReason | null
+}
+
+export interface BatchReport {
+  published: number
+  parked: number
+  /** commit→ack latency of each published row, in seconds. */
+  latencies: number[]
+  byTopic: Map<string, number>
+}
+
+export interface RelayHooks {
+  onBatch?(report: BatchReport): void
+}
+
+const IDLE_DELAY_MIN_MS = 20
+
+/** Claims settled outbox rows, maps and encodes them, publishes them to Kafka and marks them sent. */
+export class Relay {
+  private readonly logger: Logger
+  private readonly db: Database
+  private readonly outbox
+  private readonly leases: ShardLeases
+  private readonly wakeup = new Wakeup()
+  private readonly backoff: Backoff
+  private producer: EventProducer | null = null
+  private listener: Listener | null = null
+  private schemaIds = new Map<string, SchemaIds>()
+  private loop: Promise<void> | null = null
+  private running = false
+  private degraded: string | null = 'starting'
+  private stall: StallReason | null = null
+  private lastStallCheck = 0
+
+  constructor(
+    private readonly config: ResolvedConfig,
+    options: { logger?: Logger; hooks?: RelayHooks } = {},
+  ) {
+    this.logger = (options.logger ?? createLogger(config.logLevel)).child({ relay: config.relay.id })
+    this.hooks = options.hooks ?? {}
+    this.db = openDatabase(config.databaseUrl, `postbox-relay ${config.relay.id}`)
+    this.outbox = outboxQueries(config.schema)
+    this.backoff = new Backoff(config.relay.backoff.initialMs, config.relay.backoff.maxMs)
+    this.leases = new ShardLeases(
+      this.db,
+      leaseQueries(config.schema),
+      config.relay.id,
+      config.relay.leaseTtlMs,
+      config.relay.heartbeatMs,
+      this.logger,
+      { host: hostname(), pid: process.pid },
+    )
+  }
+
+  private readonly hooks: RelayHooks
+
+  /** Resolves schema ids, creates topics, then runs the loop in the background. Idempotent. */
+  async start(): Promise<void> {
+    if (this.running) return
+    this.running = true
+    await this.retrying('start-up', () => this.prepare())
+    if (!this.running) return
+    if (this.config.relay.listen) await this.startListening()
+    this.loop = this.run()
+  }
+
+  /** Finishes the batch in flight, marks it, releases the leases and closes connections. Idempotent. */
+  async stop(): Promise<void> {
+    this.running = false
+    this.wakeup.notify()
+    await this.loop
+    this.loop = null
+    await this.leases.releaseAll().catch((error) => this.logger.warn({ err: describeError(error) }, 'releasing leases failed'))
+    await this.listener?.close()
+    this.listener = null
+    await this.producer?.disconnect()
+    this.producer = null
+    await this.db.close()
+    this.logger.info({}, 'relay stopped')
+  }
+
+  health(): RelayHealth {
+    const stallReason =
+      this.stall === null
+        ? null
+        : `waiting on an open transaction (pid ${this.stall.transaction?.pid ?? '?'}, ${Math.round(this.stall.transaction?.ageSeconds ?? 0)} s old) before ${this.stall.pendingRows} row(s)`
+    return {
+      running: this.running,
+      ready: this.running && this.degraded === null,
+      reason: this.degraded ?? stallReason,
+      shards: this.leases.shards,
+      stall: this.stall,
+    }
+  }
+
+  private async prepare(): Promise<void> {
+    const registry = createRegistryClient(this.config.registry.url)
+    const ids = new Map<string, SchemaIds>()
+    for (const event of this.config.catalog.events) {
+      const options = { compatibility: event.compatibility, autoRegister: this.config.relay.autoRegister }
+      const value = await registry.resolveSchemaId(event.subject, event.valueCodec.schemaText, options)
+      const key =
+        event.keySubject === undefined || event.keyCodec === undefined
+          ? undefined
+          : await registry.resolveSchemaId(event.keySubject, event.keyCodec.schemaText, options)
+      ids.set(event.type, { value, key })
+      this.logger.info({ eventType: event.type, subject: event.subject, schemaId: value }, 'schema resolved')
+    }
+    this.schemaIds = ids
+    const kafka = kafkaClient(this.config.kafka.brokers, this.config.kafka.clientId, this.logger)
+    if (this.config.relay.createTopics) {
+      const specs = new Map(
+        this.config.catalog.events.map((e) => [
+          e.topic,
+          { topic: e.topic, cleanupPolicy: e.cleanupPolicy, partitions: this.config.relay.topicPartitions },
+        ]),
+      )
+      const created = await ensureTopics(kafka, [...specs.values()])
+      if (created.length > 0) this.logger.info({ topics: created }, 'created topics')
+    }
+    this.producer = createEventProducer(kafka)
+  }
+
+  private async startListening(): Promise<void> {
+    try {
+      this.listener = await listen(
+        this.config.databaseUrl,
+        notifyChannel(this.config.schema),
+        () => this.wakeup.notify(),
+        (error) => {
+          // Notifications are hints: without them the relay still polls.
+          this.logger.warn({ err: describeError(error) }, 'LISTEN connection lost; polling until it is back')
+          this.listener = null
+        },
+      )
+    } catch (error) {
+      this.logger.warn({ err: describeError(error) }, 'LISTEN failed; polling only')
+    }
+  }
+
+  /** Runs `step` until it succeeds or the relay stops; retriable failures back off with jitter. */
+  private async retrying(what: string, step: () => Promise<void>): Promise<void> {
+    for (;;) {
+      try {
+        await step()
+        this.backoff.reset()
+        return
+      } catch (error) {
+        const retriable = isRetriable(error) || isRetriablePgError(error)
+        if (!retriable && !(error instanceof PostboxError && error.retriable)) {
+          if (what === 'start-up') throw error
+        }
+        const delay = this.backoff.next()
+        this.degraded = `${what}: ${describeError(error)}`
+        this.logger.warn({ err: describeError(error), retryInMs: delay, attempt: this.backoff.failures }, `${what} failed`)
+        if (!this.running) return
+        await this.wakeup.sleep(delay)
+        if (!this.running) return
+      }
+    }
+  }
+
+  private async run(): Promise<void> {
+    let idleDelay = IDLE_DELAY_MIN_MS
+    while (this.running) {
+      let claimed = 0
+      await this.retrying('relay loop', async () => {
+        if (this.config.relay.listen && this.listener === null) await this.startListening()
+        await this.leases.maintain()
+        claimed = await this.runBatch()
+        this.degraded = null
+      })
+      if (!this.running) break
+      if (claimed >= this.config.relay.batchSize) {
+        idleDelay = IDLE_DELAY_MIN_MS
+        continue
+      }
+      const woken = await this.wakeup.sleep(claimed > 0 ? IDLE_DELAY_MIN_MS : idleDelay)
+      idleDelay = woken || claimed > 0 ? IDLE_DELAY_MIN_MS : Math.min(idleDelay * 2, this.config.relay.pollIntervalMs)
+    }
+  }
+
+  /** One claim → map+encode → produce → mark cycle. Returns how many rows were claimed. */
+  private async runBatch(): Promise<number> {
+    const shards = this.leases.shards
+    if (shards.length === 0) return 0
+    const rows = await this.outbox.claimPendingBatch(this.db, shards, this.config.relay.batchSize)
+    if (rows.length === 0) {
+      await this.checkStall(shards)
+      return 0
+    }
+    this.stall = null
+
+    const messages: OutgoingMessage[] = []
+    const publishable: ClaimedRow[] = []
+    const blockedKeys = new Set<string>()
+    let parked = 0
+    for (const row of rows) {
+      // A row whose earlier same-key row is parked (in this batch) waits behind it.
+      if (blockedKeys.has(row.key)) continue
+      try {
+        messages.push(encodeRow(row, this.config.catalog, this.schemaIds, this.config.relay.maxMessageBytes))
+        publishable.push(row)
+      } catch (error) {
+        if (!(error instanceof UnpublishableError)) throw error
+        await this.park(row, error)
+        blockedKeys.add(row.key)
+        parked++
+      }
+    }
+
+    if (!this.leases.safeToPublish()) {
+      // Our leases may have expired while we worked; renew before publishing anything.
+      await this.leases.maintain(true)
+      return rows.length
+    }
+    const sent = await this.publish(publishable, messages)
+    parked += publishable.length - sent.length
+    const marked = await this.outbox.markSent(
+      this.db,
+      sent.map((r) => r.id),
+      this.leases.leases,
+      this.config.relay.id,
+    )
+    if (marked.length < sent.length) {
+      const markedIds = new Set(marked)
+      const lost = [...new Set(sent.filter((r) => !markedIds.has(r.id)).map((r) => r.shard))]
+      this.leases.drop(lost, 'fenced: another relay holds a newer epoch')
+    }
+    const now = Date.now()
+    const byTopic = new Map<string, number>()
+    for (const row of sent) byTopic.set(row.topic, (byTopic.get(row.topic) ?? 0) + 1)
+    this.hooks.onBatch?.({
+      published: sent.length,
+      parked,
+      latencies: sent.map((r) => (now - r.created_at.getTime()) / 1000),
+      byTopic,
+    })
+    this.logger.debug({ claimed: rows.length, published: sent.length, parked }, 'batch done')
+    return rows.length
+  }
+
+  /**
+   * Publishes the batch; when Kafka refuses it as a whole for a non-retriable reason, sends the
+   * rows one by one so only the offending row is parked (and its key's later rows wait).
+   */
+  private async publish(rows: ClaimedRow[], messages: OutgoingMessage[]): Promise<ClaimedRow[]> {
+    const producer = this.producer
+    if (producer === null) throw new UnavailableError('kafka', 'the producer is not started')
+    try {
+      await producer.send(messages)
+      return rows
+    } catch (error) {
+      if (!(error instanceof UnpublishableError)) throw error
+    }
+    const sent: ClaimedRow[] = []
+    const blocked = new Set<string>()
+    for (const [i, row] of rows.entries()) {
+      const message = messages[i]
+      if (message === undefined || blocked.has(row.key)) continue
+      try {
+        await producer.send([message])
+        sent.push(row)
+      } catch (error) {
+        if (!(error instanceof UnpublishableError)) throw error
+        await this.park(row, error)
+        blocked.add(row.key)
+      }
+    }
+    return sent
+  }
+
+  private async park(row: ClaimedRow, error: UnpublishableError): Promise<void> {
+    this.logger.error(
+      { outboxId: row.id, eventType: row.event_type, key: row.key, err: error.message },
+      'parked a row that cannot be published; later rows of its key wait (postbox parked retry|skip)',
+    )
+    await this.outbox.parkRow(this.db, row.id, error.message)
+  }
+
+  private async checkStall(shards: number[]): Promise<void> {
+    const now = Date.now()
+    if (now - this.lastStallCheck < 1000) return
+    this.lastStallCheck = now
+    const unsettled = await this.outbox.unsettledRows(this.db, shards)
+    if (unsettled.rows === 0 || (unsettled.oldestSeconds ?? 0) * 1000 < this.config.relay.stallWarningMs) {
+      this.stall = null
+      return
+    }
+    const tx = await oldestOpenTransaction(this.db)
+    const wasStalled = this.stall !== null
+    this.stall = {
+      pendingRows: unsettled.rows,
+      oldestSeconds: unsettled.oldestSeconds ?? 0,
+      transaction:
+        tx === null
+          ? null
+          : { pid: tx.pid, state: tx.state, ageSeconds: tx.age_seconds, queryStart: tx.query_start, query: tx.query },
+    }
+    if (!wasStalled) {
+      this.logger.warn(
+        { ...this.stall },
+        'committed rows wait behind an open transaction that holds the xid horizon; end or commit it',
+      )
+    }
+  }
+}
