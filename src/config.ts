@@ -27,6 +27,8 @@ export interface RelaySettings {
   batchSize?: number
   /** Longest wait between polls when idle (default 1000 ms); NOTIFY usually wakes the relay sooner. */
   pollIntervalMs?: number
+  /** First wait after the outbox runs dry; doubles up to pollIntervalMs (default 20 ms). */
+  minPollIntervalMs?: number
   /** LISTEN for the enqueue NOTIFY (default true). */
   listen?: boolean
   /** Register schemas missing from the registry at start-up (default true). */
@@ -87,6 +89,7 @@ export function resolveConfig(settings: PostboxSettings): ResolvedConfig {
   const cleanBrokers = brokers.map((b) => b.trim()).filter((b) => b !== '')
   if (cleanBrokers.length === 0) throw new ConfigError('Kafka brokers are not set: set KAFKA_BROKERS or kafka.brokers')
   const r = settings.relay ?? {}
+  const pollIntervalMs = positiveInt(r.pollIntervalMs, 1000, 'relay.pollIntervalMs')
   const leaseTtlMs = positiveInt(r.leaseTtlMs, 10_000, 'relay.leaseTtlMs')
   const initialMs = positiveInt(r.backoff?.initialMs, 100, 'relay.backoff.initialMs')
   const maxMs = positiveInt(r.backoff?.maxMs, 10_000, 'relay.backoff.maxMs')
@@ -104,7 +107,8 @@ export function resolveConfig(settings: PostboxSettings): ResolvedConfig {
     relay: Object.freeze({
       id: r.id ?? `${hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
       batchSize: positiveInt(r.batchSize, 500, 'relay.batchSize'),
-      pollIntervalMs: positiveInt(r.pollIntervalMs, 1000, 'relay.pollIntervalMs'),
+      pollIntervalMs,
+      minPollIntervalMs: Math.min(positiveInt(r.minPollIntervalMs, 20, 'relay.minPollIntervalMs'), pollIntervalMs),
       listen: r.listen ?? true,
       autoRegister: r.autoRegister ?? true,
       createTopics: r.createTopics ?? true,

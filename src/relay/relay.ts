@@ -31,6 +31,8 @@ export interface RelayHealth {
 }
 
 export interface BatchReport {
+  /** What started the claim: a NOTIFY from enqueue, a poll timer, or the previous batch being full. */
+  trigger: 'notify' | 'poll' | 'continue'
   published: number
   parked: number
   /** commit→ack latency of each published row, in seconds. */
@@ -41,8 +43,6 @@ export interface BatchReport {
 export interface RelayHooks {
   onBatch?(report: BatchReport): void
 }
-
-const IDLE_DELAY_MIN_MS = 20
 
 /** Claims settled outbox rows, maps and encodes them, publishes them to Kafka and marks them sent. */
 export class Relay {
@@ -190,27 +190,32 @@ export class Relay {
   }
 
   private async run(): Promise<void> {
-    let idleDelay = IDLE_DELAY_MIN_MS
+    const { minPollIntervalMs, pollIntervalMs, batchSize } = this.config.relay
+    let idleDelay = minPollIntervalMs
+    let trigger: BatchReport['trigger'] = 'poll'
     while (this.running) {
       let claimed = 0
       await this.retrying('relay loop', async () => {
         if (this.config.relay.listen && this.listener === null) await this.startListening()
         await this.leases.maintain()
-        claimed = await this.runBatch()
+        claimed = await this.runBatch(trigger)
         this.degraded = null
       })
       if (!this.running) break
-      if (claimed >= this.config.relay.batchSize) {
-        idleDelay = IDLE_DELAY_MIN_MS
+      if (claimed >= batchSize) {
+        idleDelay = minPollIntervalMs
+        trigger = 'continue'
         continue
       }
-      const woken = await this.wakeup.sleep(claimed > 0 ? IDLE_DELAY_MIN_MS : idleDelay)
-      idleDelay = woken || claimed > 0 ? IDLE_DELAY_MIN_MS : Math.min(idleDelay * 2, this.config.relay.pollIntervalMs)
+      // Adaptive polling: quick re-polls right after work, backing off to pollIntervalMs when idle.
+      const woken = await this.wakeup.sleep(claimed > 0 ? minPollIntervalMs : idleDelay)
+      trigger = woken ? 'notify' : 'poll'
+      idleDelay = woken || claimed > 0 ? minPollIntervalMs : Math.min(idleDelay * 2, pollIntervalMs)
     }
   }
 
   /** One claim → map+encode → produce → mark cycle. Returns how many rows were claimed. */
-  private async runBatch(): Promise<number> {
+  private async runBatch(trigger: BatchReport['trigger']): Promise<number> {
     const shards = this.leases.shards
     if (shards.length === 0) return 0
     const rows = await this.outbox.claimPendingBatch(this.db, shards, this.config.relay.batchSize)
@@ -260,6 +265,7 @@ export class Relay {
     const byTopic = new Map<string, number>()
     for (const row of sent) byTopic.set(row.topic, (byTopic.get(row.topic) ?? 0) + 1)
     this.hooks.onBatch?.({
+      trigger,
       published: sent.length,
       parked,
       latencies: sent.map((r) => (now - r.created_at.getTime()) / 1000),

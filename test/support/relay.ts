@@ -1,0 +1,30 @@
+import { createOutbox, Relay, resolveConfig, type PostboxSettings, type RelaySettings } from '../../src/index.js'
+import { silentLogger } from '../../src/observe/logger.js'
+import { readPublished } from '../../src/testing.js'
+import { stack } from './stack.js'
+
+type Events = PostboxSettings['events']
+
+export function relaySettings(databaseUrl: string, events: Events, relay: RelaySettings = {}): PostboxSettings {
+  return {
+    events,
+    databaseUrl,
+    kafka: { brokers: stack.brokers },
+    registry: { url: stack.registryUrl },
+    relay: { topicPartitions: 3, pollIntervalMs: 200, ...relay },
+  }
+}
+
+export async function startRelay(databaseUrl: string, events: Events, relay: RelaySettings = {}): Promise<Relay> {
+  const r = new Relay(resolveConfig(relaySettings(databaseUrl, events, relay)), { logger: silentLogger })
+  await r.start()
+  return r
+}
+
+export function outboxFor(events: Events, options: { notify?: boolean } = {}) {
+  return createOutbox({ events, ...options })
+}
+
+export function readTopic(topic: string, options: { avroKey?: boolean } = {}) {
+  return readPublished({ brokers: stack.brokers, registryUrl: stack.registryUrl }, topic, options)
+}
