@@ -1,6 +1,6 @@
 import { hostname } from 'node:os'
+import { type Catalog, createCatalog } from './catalog/catalog.js'
 import type { AnyEventDefinition, EventDefinition } from './catalog/define-event.js'
-import { createCatalog, type Catalog } from './catalog/catalog.js'
 import { quoteIdentifier } from './db/identifier.js'
 import { ConfigError } from './errors.js'
 import type { LogLevel } from './observe/logger.js'
@@ -66,7 +66,8 @@ export interface ResolvedConfig {
 
 function positiveInt(value: number | undefined, fallback: number, name: string): number {
   const v = value ?? fallback
-  if (!Number.isInteger(v) || v <= 0) throw new ConfigError(`${name} must be a positive integer, got ${String(value)}`)
+  if (!Number.isInteger(v) || v <= 0)
+    throw new ConfigError(`${name} must be a positive integer, got ${String(value)}`)
   return v
 }
 
@@ -87,7 +88,8 @@ export function resolveConfig(settings: PostboxSettings): ResolvedConfig {
   const brokersSetting = settings.kafka?.brokers
   const brokers = typeof brokersSetting === 'string' ? brokersSetting.split(',') : [...(brokersSetting ?? [])]
   const cleanBrokers = brokers.map((b) => b.trim()).filter((b) => b !== '')
-  if (cleanBrokers.length === 0) throw new ConfigError('Kafka brokers are not set: set KAFKA_BROKERS or kafka.brokers')
+  if (cleanBrokers.length === 0)
+    throw new ConfigError('Kafka brokers are not set: set KAFKA_BROKERS or kafka.brokers')
   const r = settings.relay ?? {}
   const pollIntervalMs = positiveInt(r.pollIntervalMs, 1000, 'relay.pollIntervalMs')
   const leaseTtlMs = positiveInt(r.leaseTtlMs, 10_000, 'relay.leaseTtlMs')
@@ -100,15 +102,23 @@ export function resolveConfig(settings: PostboxSettings): ResolvedConfig {
   const config: ResolvedConfig = {
     catalog: createCatalog(settings.events as readonly AnyEventDefinition[]),
     databaseUrl: required(settings.databaseUrl, 'the database URL', 'DATABASE_URL'),
-    kafka: Object.freeze({ brokers: Object.freeze(cleanBrokers), clientId: settings.kafka?.clientId ?? 'postbox' }),
-    registry: Object.freeze({ url: required(settings.registry?.url, 'the schema registry URL', 'SCHEMA_REGISTRY_URL') }),
+    kafka: Object.freeze({
+      brokers: Object.freeze(cleanBrokers),
+      clientId: settings.kafka?.clientId ?? 'postbox',
+    }),
+    registry: Object.freeze({
+      url: required(settings.registry?.url, 'the schema registry URL', 'SCHEMA_REGISTRY_URL'),
+    }),
     schema,
     logLevel: settings.logLevel ?? 'info',
     relay: Object.freeze({
       id: r.id ?? `${hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
       batchSize: positiveInt(r.batchSize, 500, 'relay.batchSize'),
       pollIntervalMs,
-      minPollIntervalMs: Math.min(positiveInt(r.minPollIntervalMs, 20, 'relay.minPollIntervalMs'), pollIntervalMs),
+      minPollIntervalMs: Math.min(
+        positiveInt(r.minPollIntervalMs, 20, 'relay.minPollIntervalMs'),
+        pollIntervalMs,
+      ),
       listen: r.listen ?? true,
       autoRegister: r.autoRegister ?? true,
       createTopics: r.createTopics ?? true,

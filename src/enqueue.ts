@@ -1,12 +1,12 @@
-import { createCatalog, type Catalog } from './catalog/catalog.js'
+import { type Catalog, createCatalog } from './catalog/catalog.js'
 import type { AnyEventDefinition, EventDefinition } from './catalog/define-event.js'
 import { checkKey, keyOf, mapToExternal, storedKey, toStoredSnapshot } from './catalog/map-event.js'
 import type { EventKey } from './catalog/types.js'
 import { executorFor, type SqlClient } from './db/executor.js'
 import { quoteIdentifier } from './db/identifier.js'
 import { type NewOutboxRow, outboxQueries } from './db/outbox-queries.js'
-import { newEventId } from './event-id.js'
 import { ValidationError } from './errors.js'
+import { newEventId } from './event-id.js'
 
 export interface OutboxOptions {
   // biome-ignore lint/suspicious/noExplicitAny: events of any row type share one catalog
@@ -34,7 +34,12 @@ export interface Outbox {
   readonly catalog: Catalog
   readonly schema: string
   /** Writes one keyed upsert event inside the caller's transaction. */
-  enqueue<T>(db: SqlClient, event: EventDefinition<T, unknown, EventKey>, row: T, options?: EnqueueOptions): Promise<EnqueueResult>
+  enqueue<T>(
+    db: SqlClient,
+    event: EventDefinition<T, unknown, EventKey>,
+    row: T,
+    options?: EnqueueOptions,
+  ): Promise<EnqueueResult>
   /** Writes many events of one type in one statement inside the caller's transaction. */
   enqueueMany<T>(
     db: SqlClient,
@@ -88,12 +93,20 @@ export function createOutbox(options: OutboxOptions): Outbox {
   const known = (event: AnyEventDefinition): AnyEventDefinition => {
     const registered = catalog.get(event?.type)
     if (registered !== event) {
-      throw new ValidationError(String(event?.type), '(event)', 'this event definition is not the one in the catalog')
+      throw new ValidationError(
+        String(event?.type),
+        '(event)',
+        'this event definition is not the one in the catalog',
+      )
     }
     return registered
   }
 
-  const upsertRow = (event: AnyEventDefinition, row: unknown, options: EnqueueOptions | undefined): NewOutboxRow => {
+  const upsertRow = (
+    event: AnyEventDefinition,
+    row: unknown,
+    options: EnqueueOptions | undefined,
+  ): NewOutboxRow => {
     const snapshot = toStoredSnapshot(event, row)
     mapToExternal(event, snapshot)
     return {
@@ -121,7 +134,8 @@ export function createOutbox(options: OutboxOptions): Outbox {
     },
     async enqueueMany(db, event, rows, opts) {
       const definition = known(event)
-      if (!Array.isArray(rows)) throw new ValidationError(definition.type, '(rows)', 'enqueueMany takes an array')
+      if (!Array.isArray(rows))
+        throw new ValidationError(definition.type, '(rows)', 'enqueueMany takes an array')
       return insert(
         db,
         rows.map((row) => upsertRow(definition, row, opts)),

@@ -36,7 +36,10 @@ export class ValidationError extends PostboxError {
 /** An event type that is not in the catalog. */
 export class UnknownEventError extends PostboxError {
   constructor(eventType: string) {
-    super('POSTBOX_UNKNOWN_EVENT', `event type "${eventType}" is not in the catalog: add it to createOutbox({ events })`)
+    super(
+      'POSTBOX_UNKNOWN_EVENT',
+      `event type "${eventType}" is not in the catalog: add it to createOutbox({ events })`,
+    )
   }
 }
 
@@ -72,7 +75,11 @@ export class LeaseLostError extends PostboxError {
 export class UnavailableError extends PostboxError {
   readonly dependency: 'postgres' | 'kafka' | 'registry'
 
-  constructor(dependency: 'postgres' | 'kafka' | 'registry', message: string, options: { cause?: unknown } = {}) {
+  constructor(
+    dependency: 'postgres' | 'kafka' | 'registry',
+    message: string,
+    options: { cause?: unknown } = {},
+  ) {
     super('POSTBOX_UNAVAILABLE', `${dependency}: ${message}`, { ...options, retriable: true })
     this.dependency = dependency
   }

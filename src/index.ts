@@ -1,19 +1,25 @@
 export { defineEvent, type EventDefinition, type EventOptions } from './catalog/define-event.js'
 export type { AvroSchema, CleanupPolicy, Compatibility, EventKey } from './catalog/types.js'
-export { createOutbox, type Outbox, type OutboxOptions, type EnqueueOptions, type EnqueueResult } from './enqueue.js'
+export { type PostboxSettings, type RelaySettings, type ResolvedConfig, resolveConfig } from './config.js'
 export type { SqlClient } from './db/executor.js'
-export { migrate, type MigrateResult } from './db/migrate.js'
-export { resolveConfig, type PostboxSettings, type RelaySettings, type ResolvedConfig } from './config.js'
-export { Relay, type RelayHealth, type RelayHooks, type StallReason } from './relay/relay.js'
+export { type MigrateResult, migrate } from './db/migrate.js'
 export {
-  PostboxError,
+  createOutbox,
+  type EnqueueOptions,
+  type EnqueueResult,
+  type Outbox,
+  type OutboxOptions,
+} from './enqueue.js'
+export {
   ConfigError,
-  ValidationError,
+  LeaseLostError,
+  MigrationError,
+  PostboxError,
+  SchemaError,
+  UnavailableError,
   UnknownEventError,
   UnpublishableError,
-  SchemaError,
-  MigrationError,
-  LeaseLostError,
-  UnavailableError,
+  ValidationError,
 } from './errors.js'
 export type { Logger, LogLevel } from './observe/logger.js'
+export { Relay, type RelayHealth, type RelayHooks, type StallReason } from './relay/relay.js'

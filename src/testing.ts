@@ -1,8 +1,8 @@
 import { kafkaClient } from './kafka/client.js'
 import { readTopic } from './kafka/topic-reader.js'
 import { silentLogger } from './observe/logger.js'
-import { createRegistryClient } from './schema/registry.js'
 import { unframe } from './schema/codec.js'
+import { createRegistryClient } from './schema/registry.js'
 
 export interface PublishedEvent {
   partition: number

@@ -59,9 +59,12 @@ export function defineEvent<TInternal, TExternal, TKey extends EventKey = string
     try {
       return compileSchema(schema)
     } catch (cause) {
-      throw new ConfigError(`defineEvent(${options.type}): the ${what} schema is not valid Avro: ${String(cause)}`, {
-        cause,
-      })
+      throw new ConfigError(
+        `defineEvent(${options.type}): the ${what} schema is not valid Avro: ${String(cause)}`,
+        {
+          cause,
+        },
+      )
     }
   }
   return Object.freeze({

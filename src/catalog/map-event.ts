@@ -1,6 +1,6 @@
 import { UnpublishableError, ValidationError } from '../errors.js'
-import type { EventKey } from './types.js'
 import type { AnyEventDefinition } from './define-event.js'
+import type { EventKey } from './types.js'
 
 /** Stored form of a key: strings as they are, Avro key records as JSON. */
 export function storedKey(key: EventKey): string {
@@ -14,9 +14,14 @@ export function toStoredSnapshot(event: AnyEventDefinition, internal: unknown): 
     if (text === undefined) throw new Error('the value is not JSON-serialisable')
     return JSON.parse(text)
   } catch (cause) {
-    throw new ValidationError(event.type, '(root)', `the payload cannot be stored as JSON: ${String(cause)}`, {
-      cause,
-    })
+    throw new ValidationError(
+      event.type,
+      '(root)',
+      `the payload cannot be stored as JSON: ${String(cause)}`,
+      {
+        cause,
+      },
+    )
   }
 }
 
@@ -53,14 +58,22 @@ export function keyOf(event: AnyEventDefinition, snapshot: unknown): EventKey {
 export function checkKey(event: AnyEventDefinition, key: unknown): EventKey {
   if (event.keyCodec === undefined) {
     if (typeof key !== 'string' || key.length === 0) {
-      throw new ValidationError(event.type, '(key)', `the key must be a non-empty string, got ${describe(key)}`)
+      throw new ValidationError(
+        event.type,
+        '(key)',
+        `the key must be a non-empty string, got ${describe(key)}`,
+      )
     }
     return key
   }
   const value = typeof key === 'string' ? parseJsonKey(event, key) : key
   const paths = event.keyCodec.invalidPaths(value)
   if (paths.length > 0) {
-    throw new ValidationError(event.type, `(key).${paths[0]}`, `the key does not match the key schema at ${paths.join(', ')}`)
+    throw new ValidationError(
+      event.type,
+      `(key).${paths[0]}`,
+      `the key does not match the key schema at ${paths.join(', ')}`,
+    )
   }
   return value as EventKey
 }
@@ -69,7 +82,12 @@ function parseJsonKey(event: AnyEventDefinition, key: string): unknown {
   try {
     return JSON.parse(key)
   } catch (cause) {
-    throw new ValidationError(event.type, '(key)', 'a string key for an Avro key schema must be its JSON form', { cause })
+    throw new ValidationError(
+      event.type,
+      '(key)',
+      'a string key for an Avro key schema must be its JSON form',
+      { cause },
+    )
   }
 }
 

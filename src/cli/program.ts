@@ -54,7 +54,9 @@ export async function runCli(argv: readonly string[], ctx: CliContext): Promise<
 
   program
     .command('status')
-    .description('backlog and oldest pending age per topic, parked rows, relays and their shards, and stall reasons')
+    .description(
+      'backlog and oldest pending age per topic, parked rows, relays and their shards, and stall reasons',
+    )
     .option('--json', 'machine-readable output')
     .option('--stall-seconds <n>', 'report rows waiting on an open transaction for at least this long', '10')
     .action(async (opts: { json?: boolean; stallSeconds: string }) => {

@@ -1,4 +1,4 @@
-import { resolveConfig, type PostboxSettings } from '../config.js'
+import { type PostboxSettings, resolveConfig } from '../config.js'
 import { openDatabase } from '../db/pool.js'
 import { statusQueries } from '../db/status-queries.js'
 import { createLogger } from '../observe/logger.js'
@@ -11,7 +11,11 @@ export interface RelayCommandOptions {
   onShutdownSignal(handler: () => void): void
 }
 
-export async function relayCommand(io: CliIo, settings: PostboxSettings, options: RelayCommandOptions): Promise<number> {
+export async function relayCommand(
+  io: CliIo,
+  settings: PostboxSettings,
+  options: RelayCommandOptions,
+): Promise<number> {
   const config = resolveConfig(settings)
   const logger = createLogger(config.logLevel)
   const relay = new Relay(config, { logger })
@@ -25,7 +29,9 @@ export async function relayCommand(io: CliIo, settings: PostboxSettings, options
     void stop()
   })
   await relay.start()
-  io.err(`relay ${config.relay.id} running (schema ${config.schema}, brokers ${config.kafka.brokers.join(',')})`)
+  io.err(
+    `relay ${config.relay.id} running (schema ${config.schema}, brokers ${config.kafka.brokers.join(',')})`,
+  )
   if (options.untilDrained) {
     const db = openDatabase(config.databaseUrl, 'postbox relay drain-check', 1)
     try {

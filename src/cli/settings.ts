@@ -24,9 +24,12 @@ async function importConfig(path: string): Promise<unknown> {
     try {
       ;({ tsImport } = (await import('tsx/esm/api')) as { tsImport: typeof tsImport })
     } catch (cause) {
-      throw new ConfigError(`loading ${path} needs the "tsx" package: npm i -D tsx, or write the config as .mjs`, {
-        cause,
-      })
+      throw new ConfigError(
+        `loading ${path} needs the "tsx" package: npm i -D tsx, or write the config as .mjs`,
+        {
+          cause,
+        },
+      )
     }
     return tsImport(url, import.meta.url)
   }
@@ -68,6 +71,7 @@ export async function loadSettings(
 }
 
 export function databaseUrlOf(settings: PostboxSettings): string {
-  if (!settings.databaseUrl) throw new ConfigError('the database URL is not set: set DATABASE_URL or databaseUrl in the config file')
+  if (!settings.databaseUrl)
+    throw new ConfigError('the database URL is not set: set DATABASE_URL or databaseUrl in the config file')
   return settings.databaseUrl
 }

@@ -26,7 +26,9 @@ export async function statusCommand(
     const report = {
       topics,
       relays,
-      waiting: stalled ? { unsettledRows: unsettled.rows, oldestSeconds: unsettled.oldestSeconds, transaction: blocker } : null,
+      waiting: stalled
+        ? { unsettledRows: unsettled.rows, oldestSeconds: unsettled.oldestSeconds, transaction: blocker }
+        : null,
       pendingMigrations: migrations.pending,
     }
     if (options.json) {
@@ -53,7 +55,13 @@ export async function statusCommand(
         ? 'relays: none running'
         : table(
             ['relay', 'host', 'pid', 'heartbeat', 'shards'],
-            relays.map((r) => [r.id, r.host, String(r.pid), `${formatSeconds(r.heartbeat_seconds_ago)} ago`, r.shards.join(',')]),
+            relays.map((r) => [
+              r.id,
+              r.host,
+              String(r.pid),
+              `${formatSeconds(r.heartbeat_seconds_ago)} ago`,
+              r.shards.join(','),
+            ]),
           ),
     )
     if (report.waiting !== null) {
@@ -66,7 +74,8 @@ export async function statusCommand(
             : ` (pid ${tx.pid}, ${tx.state ?? 'unknown state'}, open ${formatSeconds(tx.age_seconds)}, query started ${tx.query_start?.toISOString() ?? '?'}: ${tx.query ?? ''})`),
       )
     }
-    if (migrations.pending.length > 0) io.out(`\npending migrations: ${migrations.pending.join(', ')} (run postbox migrate)`)
+    if (migrations.pending.length > 0)
+      io.out(`\npending migrations: ${migrations.pending.join(', ')} (run postbox migrate)`)
     return 0
   } finally {
     await db.close()

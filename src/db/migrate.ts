@@ -58,7 +58,8 @@ export async function migrate(databaseUrl: string, schemaName: string): Promise<
             getMigrations: async () => local,
             getMigrationName: (name: string) => name,
             getMigration: async (name: string) => ({
-              up: (k: typeof knex) => k.raw(readFileSync(join(dir, name), 'utf8').replaceAll('{{schema}}', schema)),
+              up: (k: typeof knex) =>
+                k.raw(readFileSync(join(dir, name), 'utf8').replaceAll('{{schema}}', schema)),
               down: async () => {
                 throw new MigrationError('postbox migrations are forward-only')
               },
@@ -84,7 +85,9 @@ async function appliedMigrations(
     `${quoteIdentifier(schemaName)}.${MIGRATIONS_TABLE}`,
   ])
   if (!(exists.rows[0] as { present: boolean }).present) return []
-  const rows = await client.query(`select name from ${quoteIdentifier(schemaName)}.${MIGRATIONS_TABLE} order by id`)
+  const rows = await client.query(
+    `select name from ${quoteIdentifier(schemaName)}.${MIGRATIONS_TABLE} order by id`,
+  )
   return (rows.rows as { name: string }[]).map((r) => r.name)
 }
 

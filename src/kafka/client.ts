@@ -1,4 +1,4 @@
-import { Kafka, logLevel, type LogEntry } from 'kafkajs'
+import { Kafka, type LogEntry, logLevel } from 'kafkajs'
 import type { Logger } from '../observe/logger.js'
 
 /** One kafkajs client per process part; its logs go through our logger. */
@@ -14,10 +14,9 @@ export function kafkaClient(brokers: readonly string[], clientId: string, logger
     logCreator:
       () =>
       ({ namespace, level, log }: LogEntry) => {
-        const { message, ...extra } = log
-        const fields = { kafka: namespace, ...extra }
-        if (level <= logLevel.ERROR) logger.warn(fields, `kafka: ${message}`)
-        else logger.debug(fields, `kafka: ${message}`)
+        // The relay logs each failed step once with its retry plan; kafkajs detail is for debugging.
+        const { message, stack: _stack, ...extra } = log
+        logger.debug({ kafka: namespace, kafkaLevel: level, ...extra }, `kafka: ${message}`)
       },
   })
 }

@@ -21,7 +21,11 @@ function isRetriableKafkaError(error: unknown): boolean {
   if (e.type === 'MESSAGE_TOO_LARGE' || e.type === 'RECORD_LIST_TOO_LARGE' || e.type === 'INVALID_RECORD') {
     return false
   }
-  return e.retriable !== false || e.name === 'KafkaJSConnectionError' || e.name === 'KafkaJSNumberOfRetriesExceeded'
+  return (
+    e.retriable !== false ||
+    e.name === 'KafkaJSConnectionError' ||
+    e.name === 'KafkaJSNumberOfRetriesExceeded'
+  )
 }
 
 export function createEventProducer(kafka: Kafka, options: { transactionalId?: string } = {}): EventProducer {

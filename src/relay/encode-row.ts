@@ -42,7 +42,9 @@ export function encodeRow(
     const external = mapStoredRow(event, row.payload)
     value = frame(ids.value, event.valueCodec.encode(external))
     if (value.length > maxMessageBytes) {
-      throw new UnpublishableError(`encoded value is ${value.length} bytes, over maxMessageBytes ${maxMessageBytes}`)
+      throw new UnpublishableError(
+        `encoded value is ${value.length} bytes, over maxMessageBytes ${maxMessageBytes}`,
+      )
     }
   }
 

@@ -69,7 +69,12 @@ export class ShardLeases {
       await this.queries.releaseLeases(this.db, this.relayId, extra)
       this.drop(extra, `rebalancing to ${target} shards for ${live} relays`)
     } else if (this.held.size < target) {
-      const taken = await this.queries.acquireShards(this.db, this.relayId, this.ttlMs, target - this.held.size)
+      const taken = await this.queries.acquireShards(
+        this.db,
+        this.relayId,
+        this.ttlMs,
+        target - this.held.size,
+      )
       for (const lease of taken) this.held.set(lease.shard, { ...lease, renewedAt: started })
       if (taken.length > 0) {
         this.logger.info({ shards: taken.map((l) => l.shard), held: this.shards }, 'acquired shard leases')

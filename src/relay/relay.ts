@@ -1,8 +1,8 @@
 import { hostname } from 'node:os'
 import type { ResolvedConfig } from '../config.js'
-import { listen, type Database, type Listener, openDatabase, isRetriablePgError } from '../db/pool.js'
 import { leaseQueries, oldestOpenTransaction } from '../db/lease-queries.js'
 import { type ClaimedRow, outboxQueries } from '../db/outbox-queries.js'
+import { type Database, isRetriablePgError, type Listener, listen, openDatabase } from '../db/pool.js'
 import { notifyChannel } from '../enqueue.js'
 import { describeError, isRetriable, PostboxError, UnavailableError, UnpublishableError } from '../errors.js'
 import { ensureTopics } from '../kafka/admin.js'
@@ -19,7 +19,13 @@ import { Wakeup } from './wakeup.js'
 export interface StallReason {
   pendingRows: number
   oldestSeconds: number
-  transaction: { pid: number; state: string | null; ageSeconds: number; queryStart: Date | null; query: string | null } | null
+  transaction: {
+    pid: number
+    state: string | null
+    ageSeconds: number
+    queryStart: Date | null
+    query: string | null
+  } | null
 }
 
 export interface RelayHealth {
@@ -99,7 +105,9 @@ export class Relay {
     this.wakeup.notify()
     await this.loop
     this.loop = null
-    await this.leases.releaseAll().catch((error) => this.logger.warn({ err: describeError(error) }, 'releasing leases failed'))
+    await this.leases
+      .releaseAll()
+      .catch((error) => this.logger.warn({ err: describeError(error) }, 'releasing leases failed'))
     await this.listener?.close()
     this.listener = null
     await this.producer?.disconnect()
@@ -181,7 +189,10 @@ export class Relay {
         }
         const delay = this.backoff.next()
         this.degraded = `${what}: ${describeError(error)}`
-        this.logger.warn({ err: describeError(error), retryInMs: delay, attempt: this.backoff.failures }, `${what} failed`)
+        this.logger.warn(
+          { err: describeError(error), retryInMs: delay, attempt: this.backoff.failures },
+          `${what} failed`,
+        )
         if (!this.running) return
         await this.wakeup.sleep(delay)
         if (!this.running) return
@@ -330,7 +341,13 @@ export class Relay {
       transaction:
         tx === null
           ? null
-          : { pid: tx.pid, state: tx.state, ageSeconds: tx.age_seconds, queryStart: tx.query_start, query: tx.query },
+          : {
+              pid: tx.pid,
+              state: tx.state,
+              ageSeconds: tx.age_seconds,
+              queryStart: tx.query_start,
+              query: tx.query,
+            },
     }
     if (!wasStalled) {
       this.logger.warn(

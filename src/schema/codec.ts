@@ -29,7 +29,9 @@ export function compileSchema(schema: AvroSchema): AvroCodec {
     encode: (value) => type.toBuffer(value),
     decode: (body) => type.fromBuffer(body),
     canRead(writer) {
-      const writerType = avro.Type.forSchema(JSON.parse(writer.schemaText) as avro.Schema, { wrapUnions: 'auto' })
+      const writerType = avro.Type.forSchema(JSON.parse(writer.schemaText) as avro.Schema, {
+        wrapUnions: 'auto',
+      })
       try {
         type.createResolver(writerType)
         return true

@@ -30,20 +30,31 @@ function statusOf(error: unknown): number | undefined {
 function translate(error: unknown, what: string): never {
   const status = statusOf(error)
   if (status === undefined || status >= 500) {
-    throw new UnavailableError('registry', `${what} failed: ${error instanceof Error ? error.message : String(error)}`, {
-      cause: error,
-    })
+    throw new UnavailableError(
+      'registry',
+      `${what} failed: ${error instanceof Error ? error.message : String(error)}`,
+      {
+        cause: error,
+      },
+    )
   }
-  throw new SchemaError(`${what} failed (HTTP ${status}): ${error instanceof Error ? error.message : String(error)}`, {
-    cause: error,
-  })
+  throw new SchemaError(
+    `${what} failed (HTTP ${status}): ${error instanceof Error ? error.message : String(error)}`,
+    {
+      cause: error,
+    },
+  )
 }
 
 export function createRegistryClient(url: string): RegistryClient {
   const base = url.replace(/\/+$/, '')
   const registry = new SchemaRegistry({ host: base, retry: { retries: 0 } })
 
-  const http = async (method: string, path: string, body?: unknown): Promise<{ status: number; data: unknown }> => {
+  const http = async (
+    method: string,
+    path: string,
+    body?: unknown,
+  ): Promise<{ status: number; data: unknown }> => {
     let response: Response
     try {
       response = await fetch(`${base}${path}`, {
@@ -69,13 +80,17 @@ export function createRegistryClient(url: string): RegistryClient {
       const level = (subjectConfig.data as { compatibilityLevel?: string } | null)?.compatibilityLevel
       if (subjectConfig.status === 200 && level) return level.toUpperCase()
       const global = await http('GET', '/config')
-      return (global.data as { compatibilityLevel?: string } | null)?.compatibilityLevel?.toUpperCase() ?? null
+      return (
+        (global.data as { compatibilityLevel?: string } | null)?.compatibilityLevel?.toUpperCase() ?? null
+      )
     },
 
     async setCompatibility(subject, compatibility) {
       const result = await http('PUT', `/config/${encodeURIComponent(subject)}`, { compatibility })
       if (result.status >= 300) {
-        throw new SchemaError(`setting compatibility ${compatibility} on ${subject} failed: ${JSON.stringify(result.data)}`)
+        throw new SchemaError(
+          `setting compatibility ${compatibility} on ${subject} failed: ${JSON.stringify(result.data)}`,
+        )
       }
     },
 

@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test'
 import knexFactory, { type Knex } from 'knex'
 import pg from 'pg'
 import { defineEvent, ValidationError } from '../../src/index.js'
-import { orderEvent, type OrderRow } from '../support/events.js'
+import { type OrderRow, orderEvent } from '../support/events.js'
 import { outboxFor } from '../support/relay.js'
 import { createMigratedDatabase, queryRows } from '../support/stack.js'
 
@@ -29,10 +29,13 @@ describe('enqueue inside the caller transaction', () => {
   })
 
   const outboxRows = () =>
-    queryRows<{ event_type: string; key: string; payload: unknown; headers: Record<string, string>; status: string }>(
-      db.url,
-      'select event_type, key, payload, headers, status from postbox.outbox order by id',
-    )
+    queryRows<{
+      event_type: string
+      key: string
+      payload: unknown
+      headers: Record<string, string>
+      status: string
+    }>(db.url, 'select event_type, key, payload, headers, status from postbox.outbox order by id')
 
   test('with a knex transaction the domain row and the outbox row commit together', async () => {
     await knex.transaction(async (trx) => {
@@ -54,12 +57,21 @@ describe('enqueue inside the caller transaction', () => {
     await client.connect()
     await client.query('begin')
     await client.query("insert into orders values (2, 'bob', 99)")
-    const result = await outbox.enqueue(client, OrderChanged, { ...order, id: 2, customer: 'bob', total_cents: 99 })
+    const result = await outbox.enqueue(client, OrderChanged, {
+      ...order,
+      id: 2,
+      customer: 'bob',
+      total_cents: 99,
+    })
     const seenOutside = await queryRows(db.url, "select 1 from postbox.outbox where key = '2'")
     assert.equal(seenOutside.length, 0, 'invisible to others before commit')
     await client.query('commit')
     await client.end()
-    assert.match(result.eventId, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/, 'a UUIDv7')
+    assert.match(
+      result.eventId,
+      /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
+      'a UUIDv7',
+    )
     assert.equal((await queryRows(db.url, "select 1 from postbox.outbox where key = '2'")).length, 1)
   })
 
@@ -140,7 +152,10 @@ describe('enqueue inside the caller transaction', () => {
 
   test('a tombstone stores a null payload under the key', async () => {
     await knex.transaction((trx) => outbox.tombstone(trx, OrderChanged, '42'))
-    const rows = await queryRows<{ payload: unknown }>(db.url, "select payload from postbox.outbox where key = '42'")
+    const rows = await queryRows<{ payload: unknown }>(
+      db.url,
+      "select payload from postbox.outbox where key = '42'",
+    )
     assert.deepEqual(rows, [{ payload: null }])
   })
 

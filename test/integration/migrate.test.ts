@@ -21,9 +21,15 @@ describe('migrate', () => {
       tables.map((t) => t.table_name),
       ['outbox', 'postbox_migrations', 'postbox_migrations_lock', 'relay', 'shard_lease'],
     )
-    const knexDefault = await queryRows(db.url, "select 1 from information_schema.tables where table_name = 'knex_migrations'")
+    const knexDefault = await queryRows(
+      db.url,
+      "select 1 from information_schema.tables where table_name = 'knex_migrations'",
+    )
     assert.equal(knexDefault.length, 0, "the application's own knex_migrations table is never touched")
-    const shards = await queryRows<{ n: number }>(db.url, 'select count(*)::int as n from postbox.shard_lease')
+    const shards = await queryRows<{ n: number }>(
+      db.url,
+      'select count(*)::int as n from postbox.shard_lease',
+    )
     assert.equal(shards[0]?.n, 16)
   })
 
@@ -34,9 +40,16 @@ describe('migrate', () => {
   })
 
   test('three concurrent migrations of a fresh schema all succeed and apply it exactly once', async () => {
-    const results = await Promise.all([migrate(db.url, 'conc'), migrate(db.url, 'conc'), migrate(db.url, 'conc')])
+    const results = await Promise.all([
+      migrate(db.url, 'conc'),
+      migrate(db.url, 'conc'),
+      migrate(db.url, 'conc'),
+    ])
     assert.equal(results.filter((r) => r.applied.length === 1).length, 1)
-    const rows = await queryRows<{ n: number }>(db.url, 'select count(*)::int as n from conc.postbox_migrations')
+    const rows = await queryRows<{ n: number }>(
+      db.url,
+      'select count(*)::int as n from conc.postbox_migrations',
+    )
     assert.equal(rows[0]?.n, 1)
   })
 

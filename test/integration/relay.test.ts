@@ -3,9 +3,9 @@ import { after, before, describe, test } from 'node:test'
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry'
 import knexFactory, { type Knex } from 'knex'
 import { Relay, resolveConfig } from '../../src/index.js'
-import type { BatchReport } from '../../src/relay/relay.js'
 import { silentLogger } from '../../src/observe/logger.js'
-import { orderEvent, type OrderRow, orderSchemaV1 } from '../support/events.js'
+import type { BatchReport } from '../../src/relay/relay.js'
+import { type OrderRow, orderEvent, orderSchemaV1 } from '../support/events.js'
 import { outboxFor, readTopic, relaySettings, startRelay } from '../support/relay.js'
 import { createMigratedDatabase, queryRows, stack, uniqueName, waitFor } from '../support/stack.js'
 
@@ -33,8 +33,12 @@ describe('relay publishes committed outbox rows to Kafka', () => {
   })
 
   const pendingCount = async () =>
-    (await queryRows<{ n: number }>(db.url, "select count(*)::int as n from postbox.outbox where status = 'pending'"))[0]
-      ?.n ?? -1
+    (
+      await queryRows<{ n: number }>(
+        db.url,
+        "select count(*)::int as n from postbox.outbox where status = 'pending'",
+      )
+    )[0]?.n ?? -1
 
   test('the bytes in Kafka decode through the registry to exactly the mapped record, with the right key, schema id and headers', async () => {
     const topic = uniqueName('relay.mapped')
@@ -53,12 +57,15 @@ describe('relay publishes committed outbox rows to Kafka', () => {
       })
       assert.ok(published)
       assert.equal(published.key, '7')
-      assert.deepEqual({ ...(published.value as object) }, {
-        orderId: '7',
-        customer: 'customer-7',
-        totalCents: 700,
-        version: 0,
-      })
+      assert.deepEqual(
+        { ...(published.value as object) },
+        {
+          orderId: '7',
+          customer: 'customer-7',
+          totalCents: 700,
+          version: 0,
+        },
+      )
       assert.ok(!('internal_note' in (published.value as object)), 'unmapped columns never leave')
       assert.equal(published.schemaId, await registry.getLatestSchemaId(`${topic}-value`))
       assert.equal(published.headers['event-id'], result.eventId)
@@ -153,7 +160,9 @@ describe('relay publishes committed outbox rows to Kafka', () => {
     const outbox = outboxFor([OrderChanged])
     const batches: BatchReport[] = []
     const relay = new Relay(
-      resolveConfig(relaySettings(db.url, [OrderChanged], { pollIntervalMs: 600_000, minPollIntervalMs: 600_000 })),
+      resolveConfig(
+        relaySettings(db.url, [OrderChanged], { pollIntervalMs: 600_000, minPollIntervalMs: 600_000 }),
+      ),
       { logger: silentLogger, hooks: { onBatch: (b) => batches.push(b) } },
     )
     await relay.start()
@@ -189,15 +198,20 @@ describe('relay publishes committed outbox rows to Kafka', () => {
         const r = await readTopic(topic)
         return r.length === 2 ? r : undefined
       })
-      const versions = (await (await fetch(`${stack.registryUrl}/subjects/${topic}-value/versions`)).json()) as number[]
+      const versions = (await (
+        await fetch(`${stack.registryUrl}/subjects/${topic}-value/versions`)
+      ).json()) as number[]
       assert.equal(versions.length, 2)
       const first = records.find((r) => r.key === '1')
       const second = records.find((r) => r.key === '2')
-      assert.notEqual(first?.schemaId, second?.schemaId)
-      assert.equal((second?.value as { currency: string }).currency, 'USD')
+      assert.ok(first && second)
+      assert.notEqual(first.schemaId, second.schemaId)
+      assert.equal((second.value as { currency: string }).currency, 'USD')
 
       const rawV2 = await readRaw(topic, '2')
-      const asV1 = await registry.decode(rawV2, { [SchemaType.AVRO]: { readerSchema: orderSchemaV1 as never } })
+      const asV1 = await registry.decode(rawV2, {
+        [SchemaType.AVRO]: { readerSchema: orderSchemaV1 as never },
+      })
       assert.deepEqual({ ...asV1 }, { orderId: '2', customer: 'customer-2', totalCents: 200, version: 0 })
     } finally {
       await relay2.stop()

@@ -43,13 +43,24 @@ describe('Kafka broker smoke', () => {
     await plain.disconnect()
     const idempotent = kafka.producer({ idempotent: true, maxInFlightRequests: 1 })
     await idempotent.connect()
-    await idempotent.send({ topic, acks: -1, messages: [{ key: 'k', value: 'idem-1' }, { key: 'k', value: 'idem-2' }] })
+    await idempotent.send({
+      topic,
+      acks: -1,
+      messages: [
+        { key: 'k', value: 'idem-1' },
+        { key: 'k', value: 'idem-2' },
+      ],
+    })
     await idempotent.disconnect()
     assert.deepEqual(await consumeAll(3), ['plain-1', 'idem-1', 'idem-2'])
   })
 
   test('a Kafka transaction commits atomically and an aborted one stays invisible to read_committed', async () => {
-    const producer = kafka.producer({ transactionalId: uniqueName('tx'), idempotent: true, maxInFlightRequests: 1 })
+    const producer = kafka.producer({
+      transactionalId: uniqueName('tx'),
+      idempotent: true,
+      maxInFlightRequests: 1,
+    })
     await producer.connect()
     const aborted = await producer.transaction()
     await aborted.send({ topic, messages: [{ key: 'k', value: 'aborted' }] })

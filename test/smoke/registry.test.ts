@@ -10,12 +10,18 @@ describe('schema registry smoke', () => {
     type: 'record',
     name: 'Smoke',
     namespace: 'postbox.smoke',
-    fields: [{ name: 'n', type: 'int' }, { name: 's', type: 'string' }],
+    fields: [
+      { name: 'n', type: 'int' },
+      { name: 's', type: 'string' },
+    ],
   }
 
   test('an Avro schema registers and a record round-trips through the Confluent wire format', async () => {
     const subject = `${uniqueName('smoke')}-value`
-    const { id } = await registry.register({ type: SchemaType.AVRO, schema: JSON.stringify(schema) }, { subject })
+    const { id } = await registry.register(
+      { type: SchemaType.AVRO, schema: JSON.stringify(schema) },
+      { subject },
+    )
     const bytes = await registry.encode(id, { n: 7, s: 'seven' })
     assert.equal(bytes.readUInt8(0), 0, 'magic byte')
     assert.equal(bytes.readUInt32BE(1), id, 'schema id in the frame')

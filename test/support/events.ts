@@ -23,7 +23,11 @@ export const orderSchemaV1 = {
 } as const
 
 /** An order event on its own topic, mapping rows to the external record (internal_note never leaves). */
-export function orderEvent(topic: string, schema: AvroSchema = orderSchemaV1, extra: Record<string, unknown> = {}) {
+export function orderEvent(
+  topic: string,
+  schema: AvroSchema = orderSchemaV1,
+  extra: Record<string, unknown> = {},
+) {
   return defineEvent({
     type: `order.changed.${topic}`,
     topic,

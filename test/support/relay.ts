@@ -1,11 +1,21 @@
-import { createOutbox, Relay, resolveConfig, type PostboxSettings, type RelaySettings } from '../../src/index.js'
+import {
+  createOutbox,
+  type PostboxSettings,
+  Relay,
+  type RelaySettings,
+  resolveConfig,
+} from '../../src/index.js'
 import { silentLogger } from '../../src/observe/logger.js'
 import { readPublished } from '../../src/testing.js'
 import { stack } from './stack.js'
 
 type Events = PostboxSettings['events']
 
-export function relaySettings(databaseUrl: string, events: Events, relay: RelaySettings = {}): PostboxSettings {
+export function relaySettings(
+  databaseUrl: string,
+  events: Events,
+  relay: RelaySettings = {},
+): PostboxSettings {
   return {
     events,
     databaseUrl,
@@ -15,7 +25,11 @@ export function relaySettings(databaseUrl: string, events: Events, relay: RelayS
   }
 }
 
-export async function startRelay(databaseUrl: string, events: Events, relay: RelaySettings = {}): Promise<Relay> {
+export async function startRelay(
+  databaseUrl: string,
+  events: Events,
+  relay: RelaySettings = {},
+): Promise<Relay> {
   const r = new Relay(resolveConfig(relaySettings(databaseUrl, events, relay)), { logger: silentLogger })
   await r.start()
   return r
