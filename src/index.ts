@@ -22,4 +22,4 @@ export {
   ValidationError,
 } from './errors.js'
 export type { Logger, LogLevel } from './observe/logger.js'
-export { Relay, type RelayHealth, type RelayHooks, type StallReason } from './relay/relay.js'
+export { type BatchReport, Relay, type RelayHealth, type RelayHooks, type StallReason } from './relay/relay.js'

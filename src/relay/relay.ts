@@ -41,9 +41,8 @@ export interface BatchReport {
   trigger: 'notify' | 'poll' | 'continue'
   published: number
   parked: number
-  /** commit→ack latency of each published row, in seconds. */
-  latencies: number[]
-  byTopic: Map<string, number>
+  /** Published rows with their commit→ack latency in seconds. */
+  rows: { topic: string; eventType: string; latencySeconds: number }[]
 }
 
 export interface RelayHooks {
@@ -273,14 +272,15 @@ export class Relay {
       this.leases.drop(lost, 'fenced: another relay holds a newer epoch')
     }
     const now = Date.now()
-    const byTopic = new Map<string, number>()
-    for (const row of sent) byTopic.set(row.topic, (byTopic.get(row.topic) ?? 0) + 1)
     this.hooks.onBatch?.({
       trigger,
       published: sent.length,
       parked,
-      latencies: sent.map((r) => (now - r.created_at.getTime()) / 1000),
-      byTopic,
+      rows: sent.map((r) => ({
+        topic: r.topic,
+        eventType: r.event_type,
+        latencySeconds: (now - r.created_at.getTime()) / 1000,
+      })),
     })
     this.logger.debug({ claimed: rows.length, published: sent.length, parked }, 'batch done')
     return rows.length
