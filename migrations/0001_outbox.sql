@@ -22,8 +22,8 @@ create table {{schema}}.outbox (
 
 -- The relay's claim reads pending rows of its shards in id order.
 create index outbox_pending_idx on {{schema}}.outbox (shard, id) where status = 'pending';
--- Parked rows block later rows of their key; there are few, so this index stays tiny.
-create index outbox_parked_key_idx on {{schema}}.outbox (key, id) where status = 'parked';
+-- Parked rows block later rows of their topic and key; there are few, so this index stays tiny.
+create index outbox_parked_key_idx on {{schema}}.outbox (topic, key, id) where status = 'parked';
 
 create table {{schema}}.shard_lease (
   shard smallint primary key,

@@ -1,6 +1,13 @@
 import { type Catalog, createCatalog } from './catalog/catalog.js'
 import type { AnyEventDefinition, EventDefinition } from './catalog/define-event.js'
-import { checkKey, keyOf, mapToExternal, storedKey, toStoredSnapshot } from './catalog/map-event.js'
+import {
+  checkKey,
+  isStorableText,
+  keyOf,
+  mapToExternal,
+  storedKey,
+  toStoredSnapshot,
+} from './catalog/map-event.js'
 import type { EventKey } from './catalog/types.js'
 import { executorFor, type SqlClient } from './db/executor.js'
 import { quoteIdentifier } from './db/identifier.js'
@@ -15,6 +22,8 @@ export interface OutboxOptions {
   schema?: string
   /** NOTIFY the relay on commit (default true). Switch off under very heavy write load. */
   notify?: boolean
+  /** Largest encoded value accepted (default 1 000 000 bytes, the relay's default limit). */
+  maxMessageBytes?: number
 }
 
 export interface EnqueueOptions {
@@ -65,8 +74,12 @@ const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/
 function headersFor(event: AnyEventDefinition, options: EnqueueOptions | undefined): Record<string, string> {
   const headers: Record<string, string> = {}
   for (const [name, value] of Object.entries(options?.headers ?? {})) {
-    if (typeof value !== 'string') {
-      throw new ValidationError(event.type, `(headers).${name}`, `header "${name}" must be a string`)
+    if (typeof value !== 'string' || !isStorableText(name) || !isStorableText(value)) {
+      throw new ValidationError(
+        event.type,
+        `(headers).${name}`,
+        `header "${name}" must be a string without NUL`,
+      )
     }
     headers[name] = value
   }
@@ -89,6 +102,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
   const catalog = createCatalog(options.events as readonly AnyEventDefinition[])
   const queries = outboxQueries(schema)
   const channel = options.notify === false ? null : notifyChannel(schema)
+  const maxMessageBytes = options.maxMessageBytes ?? 1_000_000
 
   const known = (event: AnyEventDefinition): AnyEventDefinition => {
     const registered = catalog.get(event?.type)
@@ -108,7 +122,14 @@ export function createOutbox(options: OutboxOptions): Outbox {
     options: EnqueueOptions | undefined,
   ): NewOutboxRow => {
     const snapshot = toStoredSnapshot(event, row)
-    mapToExternal(event, snapshot)
+    const size = event.valueCodec.encode(mapToExternal(event, snapshot)).length + 5
+    if (size > maxMessageBytes) {
+      throw new ValidationError(
+        event.type,
+        '(size)',
+        `the encoded record is ${size} bytes, over ${maxMessageBytes}`,
+      )
+    }
     return {
       event_id: newEventId(),
       event_type: event.type,

@@ -10,7 +10,7 @@ export function storedKey(key: EventKey): string {
 /** The snapshot as the database will hold it (jsonb), so enqueue validates what the relay will map. */
 export function toStoredSnapshot(event: AnyEventDefinition, internal: unknown): unknown {
   try {
-    const text = JSON.stringify(internal)
+    const text = JSON.stringify(internal, rejectUnstorableStrings)
     if (text === undefined) throw new Error('the value is not JSON-serialisable')
     return JSON.parse(text)
   } catch (cause) {
@@ -23,6 +23,21 @@ export function toStoredSnapshot(event: AnyEventDefinition, internal: unknown): 
       },
     )
   }
+}
+
+/** Postgres text and jsonb cannot hold NUL characters or unpaired UTF-16 surrogates. */
+function rejectUnstorableStrings(this: unknown, key: string, value: unknown): unknown {
+  if (!isStorableText(key)) throw new Error(`property name ${JSON.stringify(key)} cannot be stored`)
+  if (typeof value === 'string' && !isStorableText(value)) {
+    throw new Error(`the string at "${key}" contains a NUL character or an unpaired surrogate`)
+  }
+  return value
+}
+
+const UNSTORABLE = /\0|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/
+
+export function isStorableText(text: string): boolean {
+  return !UNSTORABLE.test(text)
 }
 
 /** Runs the event's mapping and checks the result against its Avro schema. */

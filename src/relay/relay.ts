@@ -49,6 +49,11 @@ export interface RelayHooks {
   onBatch?(report: BatchReport): void
 }
 
+/** Rows are ordered per topic and key: a parked row holds back later rows with both the same. */
+function orderingKey(row: ClaimedRow): string {
+  return `${row.topic}\u0000${row.key}`
+}
+
 /** Claims settled outbox rows, maps and encodes them, publishes them to Kafka and marks them sent. */
 export class Relay {
   private readonly logger: Logger
@@ -241,14 +246,14 @@ export class Relay {
     let parked = 0
     for (const row of rows) {
       // A row whose earlier same-key row is parked (in this batch) waits behind it.
-      if (blockedKeys.has(row.key)) continue
+      if (blockedKeys.has(orderingKey(row))) continue
       try {
         messages.push(encodeRow(row, this.config.catalog, this.schemaIds, this.config.relay.maxMessageBytes))
         publishable.push(row)
       } catch (error) {
         if (!(error instanceof UnpublishableError)) throw error
         await this.park(row, error)
-        blockedKeys.add(row.key)
+        blockedKeys.add(orderingKey(row))
         parked++
       }
     }
@@ -303,14 +308,14 @@ export class Relay {
     const blocked = new Set<string>()
     for (const [i, row] of rows.entries()) {
       const message = messages[i]
-      if (message === undefined || blocked.has(row.key)) continue
+      if (message === undefined || blocked.has(orderingKey(row))) continue
       try {
         await producer.send([message])
         sent.push(row)
       } catch (error) {
         if (!(error instanceof UnpublishableError)) throw error
         await this.park(row, error)
-        blocked.add(row.key)
+        blocked.add(orderingKey(row))
       }
     }
     return sent
