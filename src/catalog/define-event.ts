@@ -1,6 +1,7 @@
+import { quoteIdentifier } from '../db/identifier.js'
 import { ConfigError } from '../errors.js'
 import { type AvroCodec, compileSchema } from '../schema/codec.js'
-import type { AvroSchema, CleanupPolicy, Compatibility, EventKey } from './types.js'
+import type { AvroSchema, BackfillSource, CleanupPolicy, Compatibility, EventKey } from './types.js'
 
 export interface EventOptions<TInternal, TExternal, TKey extends EventKey> {
   /** Stable name stored with each row, e.g. "order.placed". */
@@ -21,6 +22,8 @@ export interface EventOptions<TInternal, TExternal, TKey extends EventKey> {
   cleanupPolicy?: CleanupPolicy
   /** Value subject name (default TopicNameStrategy: `<topic>-value`). */
   subject?: string
+  /** The table `postbox backfill` reads to publish the current state of rows never enqueued. */
+  backfill?: BackfillSource
 }
 
 export interface EventDefinition<TInternal = never, TExternal = unknown, TKey extends EventKey = EventKey> {
@@ -34,6 +37,7 @@ export interface EventDefinition<TInternal = never, TExternal = unknown, TKey ex
   readonly cleanupPolicy: CleanupPolicy
   readonly subject: string
   readonly keySubject: string | undefined
+  readonly backfill: Readonly<BackfillSource> | undefined
   readonly valueCodec: AvroCodec
   readonly keyCodec: AvroCodec | undefined
 }
@@ -67,6 +71,13 @@ export function defineEvent<TInternal, TExternal, TKey extends EventKey = string
       )
     }
   }
+  const backfill = options.backfill
+  if (backfill !== undefined) {
+    const what = `defineEvent(${options.type}): backfill`
+    quoteIdentifier(backfill.table, `${what}.table`)
+    quoteIdentifier(backfill.schema ?? 'public', `${what}.schema`)
+    quoteIdentifier(backfill.keyColumn, `${what}.keyColumn`)
+  }
   return Object.freeze({
     type: options.type,
     topic: options.topic,
@@ -78,6 +89,7 @@ export function defineEvent<TInternal, TExternal, TKey extends EventKey = string
     cleanupPolicy: options.cleanupPolicy ?? 'compact',
     subject: options.subject ?? `${options.topic}-value`,
     keySubject: options.keySchema === undefined ? undefined : `${options.topic}-key`,
+    backfill: backfill === undefined ? undefined : Object.freeze({ schema: 'public', ...backfill }),
     valueCodec: compile(options.schema, 'value'),
     keyCodec: options.keySchema === undefined ? undefined : compile(options.keySchema, 'key'),
   })

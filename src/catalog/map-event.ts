@@ -79,6 +79,13 @@ export function checkKey(event: AnyEventDefinition, key: unknown): EventKey {
         `the key must be a non-empty string, got ${describe(key)}`,
       )
     }
+    if (!isStorableText(key)) {
+      throw new ValidationError(
+        event.type,
+        '(key)',
+        'the key contains a NUL character or an unpaired surrogate',
+      )
+    }
     return key
   }
   const value = typeof key === 'string' ? parseJsonKey(event, key) : key

@@ -15,3 +15,16 @@ export type CleanupPolicy = 'compact' | 'delete'
 
 /** A Kafka key: a plain string, or a record encoded with the event's Avro key schema. */
 export type EventKey = string | Readonly<Record<string, unknown>>
+
+/**
+ * Where `postbox backfill` reads the current state of an event's rows: a table whose rows are
+ * the event's internal snapshot (what the application passes to enqueue()).
+ */
+export interface BackfillSource {
+  /** Table holding the rows (a lower-case SQL identifier). */
+  table: string
+  /** Its Postgres schema (default "public"). */
+  schema?: string
+  /** A unique, never-updated column (usually the primary key): backfill pages through the table in its order. */
+  keyColumn: string
+}
