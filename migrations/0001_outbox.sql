@@ -18,10 +18,18 @@ create table {{schema}}.outbox (
   sent_at timestamptz,
   parked_at timestamptz,
   resolved_by text
-) with (fillfactor = 80);
+) with (
+  -- Status updates are not HOT (the pending index depends on status); keep room on pages and
+  -- let autovacuum clear dead rows and refresh statistics long before a default 20% churn.
+  fillfactor = 80,
+  autovacuum_vacuum_scale_factor = 0.01,
+  autovacuum_vacuum_threshold = 1000,
+  autovacuum_analyze_scale_factor = 0.01,
+  autovacuum_analyze_threshold = 1000
+);
 
--- The relay's claim reads pending rows of its shards in id order.
-create index outbox_pending_idx on {{schema}}.outbox (shard, id) where status = 'pending';
+-- The relay's claim reads pending rows in id order (and filters its shards), never walking sent rows.
+create index outbox_pending_idx on {{schema}}.outbox (id) where status = 'pending';
 -- Parked rows block later rows of their topic and key; there are few, so this index stays tiny.
 create index outbox_parked_key_idx on {{schema}}.outbox (topic, key, id) where status = 'parked';
 

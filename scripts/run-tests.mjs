@@ -1,4 +1,5 @@
 // Runs every test file under test/ with Node's test runner (TypeScript through tsx).
+// Files run one at a time: the chaos suite stops and restarts the shared broker and registry.
 import { spawnSync } from 'node:child_process'
 import { readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
@@ -17,7 +18,7 @@ const only = process.argv.slice(2)
 const files = only.length > 0 ? only : testFiles('test')
 const result = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-reporter=spec', ...files],
+  ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=spec', ...files],
   { stdio: 'inherit' },
 )
 process.exit(result.status ?? 1)

@@ -1,0 +1,142 @@
+import assert from 'node:assert/strict'
+import { describe, test } from 'node:test'
+import { waitFor } from '../support/stack.js'
+import { between, ChaosWorld, sleep, stackCommand } from './harness.js'
+
+/**
+ * Breaks things while a writer commits and real relay processes publish, then checks with an
+ * independent consumer that every row reached Kafka and no key was reordered.
+ */
+describe('chaos', { concurrency: 1 }, () => {
+  async function scenario(name: string, run: (world: ChaosWorld) => Promise<void>): Promise<void> {
+    const world = await ChaosWorld.create()
+    try {
+      await run(world)
+      const result = await world.verify()
+      console.log(
+        `# chaos ${name}: ${result.rows} outbox rows, ${result.records} records in Kafka, ${result.duplicates} duplicate(s)`,
+      )
+    } finally {
+      await world.close()
+    }
+  }
+
+  test('kill -9 of the relay at ten random moments loses nothing and keeps every key in order', async () => {
+    await scenario('kill -9 x10', async (world) => {
+      const writing = world.write(20_000, 500, { perSecond: 350 })
+      for (let i = 0; i < 10; i++) {
+        const relay = world.startRelay()
+        // Kill it only once it really publishes, at a random moment of its work.
+        await world.waitForProgress(await world.sentRows())
+        await sleep(between(0, 700))
+        await world.kill(relay, 'SIGKILL')
+      }
+      await writing
+      world.startRelay()
+      await world.waitUntilDrained()
+    })
+  })
+
+  test('stopping and restarting the Kafka broker mid-stream loses nothing', async () => {
+    await scenario('broker restart', async (world) => {
+      world.startRelay()
+      const writing = world.write(10_000, 500, { perSecond: 2000 })
+      await sleep(2000)
+      stackCommand('stop', 'kafka')
+      await sleep(3000)
+      stackCommand('start', 'kafka')
+      await writing
+      await world.waitUntilDrained()
+    })
+  })
+
+  test('stopping and restarting the schema registry mid-stream loses nothing (cached schema ids keep flowing)', async () => {
+    await scenario('registry restart', async (world) => {
+      world.startRelay()
+      const writing = world.write(10_000, 500, { perSecond: 2000 })
+      await sleep(1500)
+      stackCommand('stop', 'registry')
+      await sleep(2000)
+      const pendingWhileDown = await world.pendingRows()
+      await sleep(2000)
+      assert.ok((await world.pendingRows()) < pendingWhileDown + 10_000, 'sanity')
+      stackCommand('start', 'registry')
+      await writing
+      await world.waitUntilDrained()
+    })
+  })
+
+  test("terminating the relay's Postgres connections mid-stream loses nothing", async () => {
+    await scenario('pg_terminate_backend', async (world) => {
+      world.startRelay()
+      const writing = world.write(10_000, 500, { perSecond: 2000 })
+      for (let i = 0; i < 5; i++) {
+        await sleep(between(500, 1500))
+        await world.terminateRelayConnections()
+      }
+      await writing
+      await world.waitUntilDrained()
+    })
+  })
+
+  test('a transaction held open across a gap and committed later is published in key order', async () => {
+    await scenario('open transaction gap', async (world) => {
+      world.startRelay()
+      const writing = world.write(5_000, 500, { perSecond: 2000 })
+      // The slow transaction takes an outbox id early and commits seconds later, after
+      // hundreds of rows with higher ids (some of the same key) were committed and published.
+      await sleep(500)
+      await world.transaction(async (slow) => {
+        await world.writeIn(slow, 'k1')
+        await sleep(3000)
+      })
+      await writing
+      await world.waitUntilDrained()
+    })
+  })
+
+  test('two relays: kill -9 one, SIGSTOP the other past its lease while a third takes over, then SIGCONT', async () => {
+    await scenario('two relays + SIGSTOP', async (world) => {
+      const a = world.startRelay()
+      const b = world.startRelay()
+      const writing = world.write(10_000, 500, { perSecond: 1500 })
+      await sleep(2500)
+      await world.kill(a, 'SIGKILL')
+      await sleep(4000)
+      b.kill('SIGSTOP')
+      world.startRelay()
+      await sleep(5000)
+      b.kill('SIGCONT')
+      await writing
+      await world.waitUntilDrained()
+    })
+  })
+
+  test('a poison row is parked: its key waits, every other key flows', async () => {
+    await scenario('poison row', async (world) => {
+      world.startRelay()
+      await world.write(500, 50)
+      await world.writePoison('k7')
+      await world.write(2_000, 50)
+      const counts = async () =>
+        world.transaction(async (c) => {
+          const { rows } = await c.query(
+            `select count(*) filter (where status = 'parked')::int as parked,
+                    count(*) filter (where status = 'pending' and key = 'k7')::int as waiting,
+                    count(*) filter (where status = 'pending' and key <> 'k7')::int as others
+             from postbox.outbox`,
+          )
+          return rows[0] as { parked: number; waiting: number; others: number }
+        })
+      const settled = await waitFor(
+        'every other key to flow',
+        async () => {
+          const c = await counts()
+          return c.others === 0 && c.parked === 1 ? c : undefined
+        },
+        120_000,
+      )
+      assert.ok(settled.waiting > 0, 'later rows of the poisoned key wait behind it')
+    })
+  })
+})

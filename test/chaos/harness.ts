@@ -1,0 +1,221 @@
+import assert from 'node:assert/strict'
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
+import { once } from 'node:events'
+import pg from 'pg'
+import { createOutbox } from '../../dist/src/index.js'
+import { readPublished } from '../../dist/src/testing.js'
+import { createMigratedDatabase, stack, uniqueName, waitFor } from '../support/stack.js'
+// @ts-expect-error: a plain .mjs config file without type declarations
+import { chaosEvent } from './fixtures/chaos.config.mjs'
+
+const CONFIG = 'test/chaos/fixtures/chaos.config.mjs'
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+export const between = (min: number, max: number) => min + Math.floor(Math.random() * (max - min))
+
+/** Runs the real stack script (stop/start/kill one part). */
+export function stackCommand(...args: string[]): void {
+  const result = spawnSync('scripts/stack', args, { encoding: 'utf8', timeout: 240_000 })
+  assert.equal(result.status, 0, `scripts/stack ${args.join(' ')} failed: ${result.stderr}${result.stdout}`)
+}
+
+interface ChaosRow {
+  key: string
+  seq: number
+  customer: string
+}
+
+/** One scenario's world: its own database, topic, writer and relay processes. */
+export class ChaosWorld {
+  readonly topic = uniqueName('chaos')
+  readonly relays: ChildProcess[] = []
+  private readonly event = chaosEvent(this.topic)
+  private readonly outbox = createOutbox({ events: [this.event] })
+  private readonly seqs = new Map<string, number>()
+  private constructor(
+    readonly db: { url: string; drop(): Promise<void> },
+    private readonly pool: pg.Pool,
+  ) {}
+
+  static async create(): Promise<ChaosWorld> {
+    const db = await createMigratedDatabase('pbchaos')
+    return new ChaosWorld(db, new pg.Pool({ connectionString: db.url, max: 4 }))
+  }
+
+  async close(): Promise<void> {
+    for (const relay of this.relays)
+      if (relay.exitCode === null && relay.signalCode === null) relay.kill('SIGKILL')
+    await this.pool.end()
+    await this.db.drop()
+  }
+
+  /** Starts `postbox relay` as a child process, as an operator would. */
+  startRelay(env: Record<string, string> = {}): ChildProcess {
+    const child = spawn(process.execPath, ['dist/bin/postbox.js', 'relay', '--config', CONFIG], {
+      env: {
+        ...process.env,
+        DATABASE_URL: this.db.url,
+        KAFKA_BROKERS: stack.brokers.join(','),
+        SCHEMA_REGISTRY_URL: stack.registryUrl,
+        CHAOS_TOPIC: this.topic,
+        ...env,
+      },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    })
+    child.stderr?.on('data', (chunk: Buffer) => {
+      if (process.env.CHAOS_VERBOSE) process.stderr.write(`[relay ${child.pid}] ${chunk}`)
+    })
+    this.relays.push(child)
+    return child
+  }
+
+  async kill(relay: ChildProcess, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    if (relay.exitCode !== null || relay.signalCode !== null) return
+    const exited = once(relay, 'exit')
+    relay.kill(signal)
+    await exited
+  }
+
+  /**
+   * Commits `events` events over `keys` keys, `perTransaction` at a time, each key's events
+   * carrying an increasing seq; paced to roughly `perSecond`.
+   */
+  async write(events: number, keys: number, options: { perTransaction?: number; perSecond?: number } = {}) {
+    const perTransaction = options.perTransaction ?? 20
+    const pause = options.perSecond ? (1000 * perTransaction) / options.perSecond : 0
+    for (let written = 0; written < events; written += perTransaction) {
+      const rows: ChaosRow[] = []
+      for (let i = 0; i < Math.min(perTransaction, events - written); i++) {
+        const key = `k${between(0, keys)}`
+        const seq = (this.seqs.get(key) ?? 0) + 1
+        this.seqs.set(key, seq)
+        rows.push({ key, seq, customer: `c${seq}` })
+      }
+      await this.transaction((client) => this.outbox.enqueueMany(client, this.event, rows))
+      if (pause > 0) await sleep(pause)
+    }
+  }
+
+  /** Enqueues one event for `key` inside the caller's open transaction. */
+  async writeIn(client: pg.ClientBase, key: string): Promise<void> {
+    const seq = (this.seqs.get(key) ?? 0) + 1
+    this.seqs.set(key, seq)
+    await this.outbox.enqueue(client, this.event, { key, seq, customer: `c${seq}` })
+  }
+
+  /** A row written by an older application version that the current mapping rejects. */
+  async writePoison(key: string): Promise<void> {
+    const seq = (this.seqs.get(key) ?? 0) + 1
+    this.seqs.set(key, seq)
+    await this.pool.query(
+      `insert into postbox.outbox (event_id, event_type, topic, key, payload)
+       values (gen_random_uuid(), 'chaos.changed', $1, $2, $3)`,
+      [this.topic, key, { key, seq, customer: 'poison' }],
+    )
+  }
+
+  async transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect()
+    try {
+      await client.query('begin')
+      const result = await work(client)
+      await client.query('commit')
+      return result
+    } catch (error) {
+      await client.query('rollback')
+      throw error
+    } finally {
+      client.release()
+    }
+  }
+
+  async pendingRows(): Promise<number> {
+    const { rows } = await this.pool.query(
+      "select count(*)::int as n from postbox.outbox where status = 'pending'",
+    )
+    return (rows[0] as { n: number }).n
+  }
+
+  async sentRows(): Promise<number> {
+    const { rows } = await this.pool.query(
+      "select count(*)::int as n from postbox.outbox where status = 'sent'",
+    )
+    return (rows[0] as { n: number }).n
+  }
+
+  /** Waits until relays have marked more rows sent than `than`, i.e. one is really publishing. */
+  async waitForProgress(than: number): Promise<number> {
+    return waitFor(
+      'the relay to publish',
+      async () => {
+        const sent = await this.sentRows()
+        return sent > than ? sent : undefined
+      },
+      60_000,
+    )
+  }
+
+  async waitUntilDrained(timeoutMs = 120_000, allowPending = 0): Promise<void> {
+    await waitFor(
+      'the outbox to drain',
+      async () => ((await this.pendingRows()) <= allowPending ? true : undefined),
+      timeoutMs,
+    )
+  }
+
+  async terminateRelayConnections(): Promise<number> {
+    const { rows } = await this.pool.query(
+      `select count(pg_terminate_backend(pid))::int as n from pg_stat_activity
+       where datname = current_database() and application_name like 'postbox-relay%'`,
+    )
+    return (rows[0] as { n: number }).n
+  }
+
+  /**
+   * Reads the topic with an independent consumer and checks every published row is there
+   * and no key went backwards. Returns the duplicate count (at-least-once redeliveries).
+   */
+  async verify(): Promise<{ rows: number; records: number; duplicates: number }> {
+    const { rows } = await this.pool.query(
+      `select id::text, event_id::text, key, status, (payload->>'seq')::int as seq
+       from postbox.outbox order by id`,
+    )
+    const outboxRows = rows as { id: string; event_id: string; key: string; status: string; seq: number }[]
+    const records = await readPublished(
+      { brokers: stack.brokers, registryUrl: stack.registryUrl },
+      this.topic,
+      {
+        timeoutMs: 120_000,
+      },
+    )
+    const seenIds = new Set<string>()
+    let duplicates = 0
+    const lastIdByKey = new Map<string, bigint>()
+    const lastSeqByKey = new Map<string, number>()
+    for (const record of records) {
+      const id = record.headers['outbox-id'] ?? ''
+      const key = String(record.key)
+      lastSeqByKey.set(key, (record.value as { seq: number }).seq)
+      if (seenIds.has(id)) {
+        duplicates++
+        continue
+      }
+      seenIds.add(id)
+      const previous = lastIdByKey.get(key)
+      assert.ok(
+        previous === undefined || BigInt(id) > previous,
+        `key ${key} went backwards: outbox id ${id} after ${previous}`,
+      )
+      lastIdByKey.set(key, BigInt(id))
+    }
+    const sent = outboxRows.filter((r) => r.status === 'sent')
+    const missing = sent.filter((r) => !seenIds.has(r.id))
+    assert.deepEqual(missing.slice(0, 5), [], `${missing.length} sent row(s) missing from Kafka`)
+    const unsent = outboxRows.filter((r) => r.status !== 'sent')
+    for (const [key, seq] of this.seqs) {
+      if (unsent.some((r) => r.key === key)) continue
+      assert.equal(lastSeqByKey.get(key), seq, `the last record of ${key} is its newest state`)
+    }
+    return { rows: outboxRows.length, records: records.length, duplicates }
+  }
+}
