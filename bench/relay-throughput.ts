@@ -106,7 +106,7 @@ async function main() {
     for (let i = 0; i < events; i += 500) {
       const messages = Array.from(
         { length: Math.min(500, events - i) },
-        (_, j) => encoded[(i + j) % encoded.length]!,
+        (_, j) => encoded[(i + j) % encoded.length] as { key: string; value: Buffer },
       )
       await producer.send({ topic: rawTopic, acks: -1, messages })
     }

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // The only place that reads the environment, argv and signals.
+import { createInterface } from 'node:readline/promises'
 import { runCli } from '../src/cli/program.js'
 
 const handlers: (() => void)[] = []
@@ -22,6 +23,15 @@ const code = await runCli(process.argv.slice(2), {
     out: (line) => process.stdout.write(`${line}\n`),
     err: (line) => process.stderr.write(`${line}\n`),
     interactive: process.stdout.isTTY === true,
+    canPrompt: process.stdin.isTTY === true,
+    ask: async (question) => {
+      const prompt = createInterface({ input: process.stdin, output: process.stderr })
+      try {
+        return await prompt.question(question)
+      } finally {
+        prompt.close()
+      }
+    },
   },
   onShutdownSignal: (handler) => handlers.push(handler),
 })

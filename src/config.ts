@@ -5,7 +5,7 @@ import { quoteIdentifier } from './db/identifier.js'
 import { ConfigError } from './errors.js'
 import type { LogLevel } from './observe/logger.js'
 
-export type DeliveryMode = 'at-least-once'
+export type DeliveryMode = 'at-least-once' | 'exactly-once'
 
 /** What a config file (postbox.config.ts) or a program passes in; every field but the events has a default or env fallback. */
 export interface PostboxSettings {
@@ -47,7 +47,13 @@ export interface RelaySettings {
   stallWarningMs?: number
   /** HTTP port for /metrics, /healthz, /readyz (default off). */
   httpPort?: number | null
+  /**
+   * at-least-once (default): an idempotent producer; a crash can re-publish one batch.
+   * exactly-once: a Kafka transaction per shard and batch; read_committed consumers see each row once.
+   */
   delivery?: DeliveryMode
+  /** exactly-once: transactional ids are `<prefix>.<shard>` (default `postbox.<database>.<schema>`). */
+  transactionalIdPrefix?: string
 }
 
 export interface ResolvedConfig {
@@ -71,11 +77,25 @@ function positiveInt(value: number | undefined, fallback: number, name: string):
   return v
 }
 
+function port(value: number, name: string): number {
+  if (!Number.isInteger(value) || value < 0 || value > 65_535)
+    throw new ConfigError(`${name} must be a TCP port (0 … 65535; 0 picks a free one), got ${String(value)}`)
+  return value
+}
+
 function required(value: string | undefined, name: string, env: string): string {
   if (value === undefined || value === '') {
     throw new ConfigError(`${name} is not set: set ${env} or put it in postbox.config`)
   }
   return value
+}
+
+function databaseName(url: string): string {
+  try {
+    return decodeURIComponent(new URL(url).pathname.replace(/^\//, '')) || 'postgres'
+  } catch {
+    return 'postgres'
+  }
 }
 
 /** Validates settings once, fills documented defaults, and freezes the result. */
@@ -96,12 +116,21 @@ export function resolveConfig(settings: PostboxSettings): ResolvedConfig {
   const initialMs = positiveInt(r.backoff?.initialMs, 100, 'relay.backoff.initialMs')
   const maxMs = positiveInt(r.backoff?.maxMs, 10_000, 'relay.backoff.maxMs')
   if (maxMs < initialMs) throw new ConfigError('relay.backoff.maxMs must be at least relay.backoff.initialMs')
-  if (r.delivery !== undefined && r.delivery !== 'at-least-once') {
-    throw new ConfigError(`relay.delivery "${String(r.delivery)}" is not supported: use "at-least-once"`)
+  if (r.delivery !== undefined && r.delivery !== 'at-least-once' && r.delivery !== 'exactly-once') {
+    throw new ConfigError(
+      `relay.delivery "${String(r.delivery)}" is not supported: use "at-least-once" or "exactly-once"`,
+    )
+  }
+  const databaseUrl = required(settings.databaseUrl, 'the database URL', 'DATABASE_URL')
+  const transactionalIdPrefix = r.transactionalIdPrefix ?? `postbox.${databaseName(databaseUrl)}.${schema}`
+  if (!/^[a-zA-Z0-9._-]{1,200}$/.test(transactionalIdPrefix)) {
+    throw new ConfigError(
+      `relay.transactionalIdPrefix "${transactionalIdPrefix}" may use only letters, digits, . _ - (it names a topic)`,
+    )
   }
   const config: ResolvedConfig = {
     catalog: createCatalog(settings.events as readonly AnyEventDefinition[]),
-    databaseUrl: required(settings.databaseUrl, 'the database URL', 'DATABASE_URL'),
+    databaseUrl,
     kafka: Object.freeze({
       brokers: Object.freeze(cleanBrokers),
       clientId: settings.kafka?.clientId ?? 'postbox',
@@ -128,8 +157,9 @@ export function resolveConfig(settings: PostboxSettings): ResolvedConfig {
       maxMessageBytes: positiveInt(r.maxMessageBytes, 1_000_000, 'relay.maxMessageBytes'),
       backoff: Object.freeze({ initialMs, maxMs }),
       stallWarningMs: positiveInt(r.stallWarningMs, 10_000, 'relay.stallWarningMs'),
-      httpPort: r.httpPort ?? null,
+      httpPort: r.httpPort === undefined || r.httpPort === null ? null : port(r.httpPort, 'relay.httpPort'),
       delivery: r.delivery ?? 'at-least-once',
+      transactionalIdPrefix,
     }),
   }
   return Object.freeze(config)

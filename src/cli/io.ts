@@ -4,6 +4,10 @@ export interface CliIo {
   err(line: string): void
   /** True when stdout is a terminal (progress bars, prompts). */
   readonly interactive: boolean
+  /** True when stdin is a terminal, so a command may ask before a destructive action. */
+  readonly canPrompt: boolean
+  /** Asks one question on the terminal and resolves to the line typed (only called when canPrompt). */
+  ask(question: string): Promise<string>
 }
 
 /** Fixed-width table for terminal output. */

@@ -1,10 +1,17 @@
 import { Command, CommanderError } from 'commander'
 import { describeError, PostboxError } from '../errors.js'
+import { registerBackfillCommand } from './backfill.js'
 import type { CliIo } from './io.js'
 import { migrateCommand } from './migrate.js'
+import { registerParkedCommand } from './parked.js'
+import { registerPurgeCommand } from './purge.js'
 import { relayCommand } from './relay.js'
+import { registerReplayCommand } from './replay.js'
+import type { CommandRuntime } from './runtime.js'
+import { registerSchemasCommand } from './schemas.js'
 import { type CliEnvironment, databaseUrlOf, loadSettings } from './settings.js'
 import { statusCommand } from './status.js'
+import { UsageError } from './usage-error.js'
 
 export interface CliContext {
   env: CliEnvironment
@@ -44,8 +51,13 @@ export async function runCli(argv: readonly string[], ctx: CliContext): Promise<
     .command('relay')
     .description('run the relay: publish committed outbox rows to Kafka until SIGTERM/SIGINT')
     .option('--until-drained', 'exit 0 once no publishable row is pending (one-shot runs, demos, CI)')
-    .action(async (opts: { untilDrained?: boolean }) => {
-      const settings = await loadSettings(ctx.env, global().config, { requireEvents: true })
+    .option('--http-port <n>', 'serve /metrics, /healthz and /readyz on this port (overrides relay.httpPort)')
+    .action(async (opts: { untilDrained?: boolean; httpPort?: string }) => {
+      const loaded = await loadSettings(ctx.env, global().config, { requireEvents: true })
+      const settings =
+        opts.httpPort === undefined
+          ? loaded
+          : { ...loaded, relay: { ...loaded.relay, httpPort: Number(opts.httpPort) } }
       exitCode = await relayCommand(ctx.io, settings, {
         untilDrained: opts.untilDrained === true,
         onShutdownSignal: ctx.onShutdownSignal,
@@ -67,12 +79,29 @@ export async function runCli(argv: readonly string[], ctx: CliContext): Promise<
       })
     })
 
+  const runtime: CommandRuntime = {
+    io: ctx.io,
+    settings: (options) => loadSettings(ctx.env, global().config, options),
+    exit: (code) => {
+      exitCode = code
+    },
+  }
+  registerParkedCommand(program, runtime)
+  registerReplayCommand(program, runtime)
+  registerPurgeCommand(program, runtime)
+  registerBackfillCommand(program, runtime)
+  registerSchemasCommand(program, runtime)
+
   try {
     await program.parseAsync([...argv], { from: 'user' })
     return exitCode
   } catch (error) {
     if (error instanceof CommanderError) {
       return error.exitCode === 0 ? 0 : EXIT_USAGE
+    }
+    if (error instanceof UsageError) {
+      ctx.io.err(`postbox: ${error.message}`)
+      return EXIT_USAGE
     }
     const code = error instanceof PostboxError ? ` [${error.code}]` : ''
     ctx.io.err(`postbox: ${describeError(error)}${code}`)

@@ -1,7 +1,9 @@
 import { type PostboxSettings, resolveConfig } from '../config.js'
 import { openDatabase } from '../db/pool.js'
 import { statusQueries } from '../db/status-queries.js'
+import { type RelayHttpServer, serveRelayHttp } from '../observe/http-server.js'
 import { createLogger } from '../observe/logger.js'
+import { createRelayMetrics } from '../observe/metrics.js'
 import { Relay } from '../relay/relay.js'
 import type { CliIo } from './io.js'
 
@@ -18,17 +20,38 @@ export async function relayCommand(
 ): Promise<number> {
   const config = resolveConfig(settings)
   const logger = createLogger(config.logLevel)
-  const relay = new Relay(config, { logger })
+  const metrics = createRelayMetrics(config, { logger })
+  const relay = new Relay(config, { logger, hooks: metrics.hooks })
+  let http: RelayHttpServer | null = null
   let stopping: Promise<void> | null = null
+  const closeObservability = async () => {
+    await http?.close()
+    await metrics.close()
+  }
   const stop = () => {
-    stopping ??= relay.stop()
+    stopping ??= relay.stop().finally(closeObservability)
     return stopping
   }
   options.onShutdownSignal(() => {
     logger.info({}, 'shutdown signal: finishing the batch in flight')
     void stop()
   })
-  await relay.start()
+  // Served before start-up finishes, so /readyz can say why a relay waiting on Kafka or the registry is not ready.
+  if (config.relay.httpPort !== null) {
+    try {
+      http = await serveRelayHttp(relay, metrics, { port: config.relay.httpPort, logger })
+    } catch (error) {
+      await closeObservability()
+      throw error
+    }
+    io.err(`serving /metrics, /healthz and /readyz on port ${http.port}`)
+  }
+  try {
+    await relay.start()
+  } catch (error) {
+    await closeObservability()
+    throw error
+  }
   io.err(
     `relay ${config.relay.id} running (schema ${config.schema}, brokers ${config.kafka.brokers.join(',')})`,
   )

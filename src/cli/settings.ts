@@ -75,3 +75,11 @@ export function databaseUrlOf(settings: PostboxSettings): string {
     throw new ConfigError('the database URL is not set: set DATABASE_URL or databaseUrl in the config file')
   return settings.databaseUrl
 }
+
+export function registryUrlOf(settings: PostboxSettings): string {
+  if (!settings.registry?.url)
+    throw new ConfigError(
+      'the schema registry URL is not set: set SCHEMA_REGISTRY_URL or registry.url in the config file',
+    )
+  return settings.registry.url
+}

@@ -42,11 +42,23 @@ export async function readTopic(
         () => reject(new Error(`reading ${topic} timed out with ${records.length} records read`)),
         options.timeoutMs ?? 30_000,
       )
+      const reached = (partition: number, lastOffset: string) => {
+        const high = remaining.get(partition)
+        if (high !== undefined && BigInt(lastOffset) + 1n >= high) remaining.delete(partition)
+        if (remaining.size === 0) {
+          clearTimeout(timer)
+          resolve()
+        }
+      }
+      // Transaction markers take offsets but are never handed to eachMessage; the batch event
+      // reports them, so a partition ending in a commit marker still counts as read.
+      consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) =>
+        reached(payload.partition, payload.lastOffset),
+      )
       consumer
         .run({
           eachMessage: async ({ partition, message }) => {
-            const high = remaining.get(partition)
-            if (high === undefined) return
+            if (!remaining.has(partition)) return
             const headers: Record<string, string> = {}
             for (const [name, value] of Object.entries(message.headers ?? {})) {
               if (value !== undefined) headers[name] = Array.isArray(value) ? String(value[0]) : String(value)
@@ -60,12 +72,7 @@ export async function readTopic(
               headers,
               timestamp: message.timestamp,
             })
-            // Transaction markers take offsets too, so stop at the last data offset we can see.
-            if (BigInt(message.offset) + 1n >= high) remaining.delete(partition)
-            if (remaining.size === 0) {
-              clearTimeout(timer)
-              resolve()
-            }
+            reached(partition, message.offset)
           },
         })
         .catch(reject)

@@ -46,11 +46,17 @@ export class ShardLeases {
     return true
   }
 
+  /** The fixed number of shards (rows of shard_lease). */
+  async shardTotal(): Promise<number> {
+    if (this.shardCount === 0) this.shardCount = await this.queries.shardCount(this.db)
+    return this.shardCount
+  }
+
   /** Heartbeat, renew, and rebalance when due (or when forced). */
   async maintain(force = false): Promise<void> {
     const started = performance.now()
     if (!force && started - this.lastBeat < this.heartbeatMs) return
-    if (this.shardCount === 0) this.shardCount = await this.queries.shardCount(this.db)
+    await this.shardTotal()
     await this.queries.heartbeatRelay(this.db, this.relayId, this.identity.host, this.identity.pid)
     await this.queries.pruneDeadRelays(this.db, this.ttlMs * 6)
 

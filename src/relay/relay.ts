@@ -3,16 +3,24 @@ import type { ResolvedConfig } from '../config.js'
 import { leaseQueries, oldestOpenTransaction } from '../db/lease-queries.js'
 import { type ClaimedRow, outboxQueries } from '../db/outbox-queries.js'
 import { type Database, isRetriablePgError, type Listener, listen, openDatabase } from '../db/pool.js'
+import { progressQueries } from '../db/progress-queries.js'
 import { notifyChannel } from '../enqueue.js'
 import { describeError, isRetriable, PostboxError, UnavailableError, UnpublishableError } from '../errors.js'
 import { ensureTopics } from '../kafka/admin.js'
 import { kafkaClient } from '../kafka/client.js'
-import { createEventProducer, type EventProducer, type OutgoingMessage } from '../kafka/producer.js'
+import { createEventProducer } from '../kafka/producer.js'
 import { createLogger, type Logger } from '../observe/logger.js'
 import { createRegistryClient } from '../schema/registry.js'
 import { Backoff } from './backoff.js'
 import { encodeRow, type SchemaIds } from './encode-row.js'
 import { ShardLeases } from './leases.js'
+import {
+  atLeastOncePublisher,
+  type Encoded,
+  exactlyOncePublisher,
+  orderingKey,
+  type Publisher,
+} from './publishers.js'
 import { Wakeup } from './wakeup.js'
 
 /** What the relay is waiting on, when it is: an open transaction holding back settled rows. */
@@ -49,11 +57,6 @@ export interface RelayHooks {
   onBatch?(report: BatchReport): void
 }
 
-/** Rows are ordered per topic and key: a parked row holds back later rows with both the same. */
-function orderingKey(row: ClaimedRow): string {
-  return `${row.topic}\u0000${row.key}`
-}
-
 /** Claims settled outbox rows, maps and encodes them, publishes them to Kafka and marks them sent. */
 export class Relay {
   private readonly logger: Logger
@@ -62,7 +65,7 @@ export class Relay {
   private readonly leases: ShardLeases
   private readonly wakeup = new Wakeup()
   private readonly backoff: Backoff
-  private producer: EventProducer | null = null
+  private publisher: Publisher | null = null
   private listener: Listener | null = null
   private schemaIds = new Map<string, SchemaIds>()
   private loop: Promise<void> | null = null
@@ -114,8 +117,8 @@ export class Relay {
       .catch((error) => this.logger.warn({ err: describeError(error) }, 'releasing leases failed'))
     await this.listener?.close()
     this.listener = null
-    await this.producer?.disconnect()
-    this.producer = null
+    await this.publisher?.close()
+    this.publisher = null
     await this.db.close()
     this.logger.info({}, 'relay stopped')
   }
@@ -159,7 +162,23 @@ export class Relay {
       const created = await ensureTopics(kafka, [...specs.values()])
       if (created.length > 0) this.logger.info({ topics: created }, 'created topics')
     }
-    this.producer = createEventProducer(kafka)
+    if (this.config.relay.delivery === 'exactly-once') {
+      const prefix = this.config.relay.transactionalIdPrefix
+      await ensureTopics(kafka, [
+        { topic: `${prefix}.progress`, cleanupPolicy: 'compact', partitions: await this.leases.shardTotal() },
+      ])
+      this.publisher = exactlyOncePublisher({
+        kafka,
+        db: this.db,
+        outbox: this.outbox,
+        progress: progressQueries(this.config.schema),
+        relayId: this.config.relay.id,
+        prefix,
+        logger: this.logger,
+      })
+    } else {
+      this.publisher = atLeastOncePublisher(createEventProducer(kafka))
+    }
   }
 
   private async startListening(): Promise<void> {
@@ -231,7 +250,9 @@ export class Relay {
 
   /** One claim → map+encode → produce → mark cycle. Returns how many rows were claimed. */
   private async runBatch(trigger: BatchReport['trigger']): Promise<number> {
-    const shards = this.leases.shards
+    const publisher = this.publisher
+    if (publisher === null) throw new UnavailableError('kafka', 'the relay is not started')
+    const shards = await publisher.sync(this.leases.leases)
     if (shards.length === 0) return 0
     const rows = await this.outbox.claimPendingBatch(this.db, shards, this.config.relay.batchSize)
     if (rows.length === 0) {
@@ -240,16 +261,17 @@ export class Relay {
     }
     this.stall = null
 
-    const messages: OutgoingMessage[] = []
-    const publishable: ClaimedRow[] = []
+    const batch: Encoded[] = []
     const blockedKeys = new Set<string>()
     let parked = 0
     for (const row of rows) {
       // A row whose earlier same-key row is parked (in this batch) waits behind it.
       if (blockedKeys.has(orderingKey(row))) continue
       try {
-        messages.push(encodeRow(row, this.config.catalog, this.schemaIds, this.config.relay.maxMessageBytes))
-        publishable.push(row)
+        batch.push({
+          row,
+          message: encodeRow(row, this.config.catalog, this.schemaIds, this.config.relay.maxMessageBytes),
+        })
       } catch (error) {
         if (!(error instanceof UnpublishableError)) throw error
         await this.park(row, error)
@@ -263,8 +285,11 @@ export class Relay {
       await this.leases.maintain(true)
       return rows.length
     }
-    const sent = await this.publish(publishable, messages)
-    parked += publishable.length - sent.length
+    const outcome = await publisher.publish(batch)
+    for (const { row, error } of outcome.refused) await this.park(row, error)
+    parked += outcome.refused.length
+    this.leases.drop(outcome.lostShards, 'fenced: a newer producer holds the shard')
+    const sent = outcome.sent
     const marked = await this.outbox.markSent(
       this.db,
       sent.map((r) => r.id),
@@ -276,6 +301,7 @@ export class Relay {
       const lost = [...new Set(sent.filter((r) => !markedIds.has(r.id)).map((r) => r.shard))]
       this.leases.drop(lost, 'fenced: another relay holds a newer epoch')
     }
+    await publisher.afterMarked([...new Set(sent.map((r) => r.shard))])
     const now = Date.now()
     this.hooks.onBatch?.({
       trigger,
@@ -288,37 +314,8 @@ export class Relay {
       })),
     })
     this.logger.debug({ claimed: rows.length, published: sent.length, parked }, 'batch done')
+    if (outcome.failure !== undefined) throw outcome.failure
     return rows.length
-  }
-
-  /**
-   * Publishes the batch; when Kafka refuses it as a whole for a non-retriable reason, sends the
-   * rows one by one so only the offending row is parked (and its key's later rows wait).
-   */
-  private async publish(rows: ClaimedRow[], messages: OutgoingMessage[]): Promise<ClaimedRow[]> {
-    const producer = this.producer
-    if (producer === null) throw new UnavailableError('kafka', 'the producer is not started')
-    try {
-      await producer.send(messages)
-      return rows
-    } catch (error) {
-      if (!(error instanceof UnpublishableError)) throw error
-    }
-    const sent: ClaimedRow[] = []
-    const blocked = new Set<string>()
-    for (const [i, row] of rows.entries()) {
-      const message = messages[i]
-      if (message === undefined || blocked.has(orderingKey(row))) continue
-      try {
-        await producer.send([message])
-        sent.push(row)
-      } catch (error) {
-        if (!(error instanceof UnpublishableError)) throw error
-        await this.park(row, error)
-        blocked.add(orderingKey(row))
-      }
-    }
-    return sent
   }
 
   private async park(row: ClaimedRow, error: UnpublishableError): Promise<void> {

@@ -11,10 +11,23 @@ export interface AvroCodec {
   readonly schemaText: string
   /** True when a reader with this schema can read data written with `writer`. */
   canRead(writer: AvroCodec): boolean
+  /** Why a reader with this schema cannot read data written with `writer`, or null when it can. */
+  readProblem(writer: AvroCodec): string | null
 }
 
 export function compileSchema(schema: AvroSchema): AvroCodec {
   const type = avro.Type.forSchema(schema as avro.Schema, { wrapUnions: 'auto' })
+  const readProblem = (writer: AvroCodec): string | null => {
+    const writerType = avro.Type.forSchema(JSON.parse(writer.schemaText) as avro.Schema, {
+      wrapUnions: 'auto',
+    })
+    try {
+      type.createResolver(writerType)
+      return null
+    } catch (error) {
+      return error instanceof Error ? error.message : String(error)
+    }
+  }
   return {
     schemaText: JSON.stringify(schema),
     invalidPaths(value) {
@@ -28,17 +41,8 @@ export function compileSchema(schema: AvroSchema): AvroCodec {
     },
     encode: (value) => type.toBuffer(value),
     decode: (body) => type.fromBuffer(body),
-    canRead(writer) {
-      const writerType = avro.Type.forSchema(JSON.parse(writer.schemaText) as avro.Schema, {
-        wrapUnions: 'auto',
-      })
-      try {
-        type.createResolver(writerType)
-        return true
-      } catch {
-        return false
-      }
-    },
+    canRead: (writer) => readProblem(writer) === null,
+    readProblem,
   }
 }
 

@@ -12,6 +12,10 @@ export interface RegistryClient {
   ): Promise<number>
   /** The newest version of a subject, or null when the subject does not exist. */
   latest(subject: string): Promise<{ id: number; version: number; schema: string } | null>
+  /** Every version of a subject, oldest first (empty when the subject does not exist). */
+  versions(subject: string): Promise<{ id: number; version: number; schema: string }[]>
+  /** Id and version under which `schemaText` is registered in `subject`, or null when it is not. */
+  lookup(subject: string, schemaText: string): Promise<{ id: number; version: number } | null>
   /** Whether `schemaText` may be registered under `subject` by the subject's rule. */
   isCompatible(subject: string, schemaText: string): Promise<{ compatible: boolean; messages: string[] }>
   /** Decodes a Confluent wire-format frame through the registry (for consumers and tests). */
@@ -133,6 +137,31 @@ export function createRegistryClient(url: string): RegistryClient {
       if (result.status === 404) return null
       const data = result.data as { id: number; version: number; schema: string }
       return { id: data.id, version: data.version, schema: data.schema }
+    },
+
+    async versions(subject) {
+      const list = await http('GET', `/subjects/${encodeURIComponent(subject)}/versions`)
+      if (list.status === 404) return []
+      if (list.status >= 300 || !Array.isArray(list.data)) {
+        throw new SchemaError(`listing the versions of ${subject} failed: ${JSON.stringify(list.data)}`)
+      }
+      const out: { id: number; version: number; schema: string }[] = []
+      for (const version of list.data as number[]) {
+        const one = await http('GET', `/subjects/${encodeURIComponent(subject)}/versions/${version}`)
+        const data = one.data as { id: number; version: number; schema: string }
+        out.push({ id: data.id, version: data.version, schema: data.schema })
+      }
+      return out
+    },
+
+    async lookup(subject, schemaText) {
+      const result = await http('POST', `/subjects/${encodeURIComponent(subject)}`, { schema: schemaText })
+      if (result.status === 404) return null
+      const data = result.data as { id?: number; version?: number } | null
+      if (result.status >= 300 || typeof data?.id !== 'number' || typeof data.version !== 'number') {
+        throw new SchemaError(`looking up the schema in ${subject} failed: ${JSON.stringify(result.data)}`)
+      }
+      return { id: data.id, version: data.version }
     },
 
     async isCompatible(subject, schemaText) {

@@ -8,16 +8,23 @@ import { between, ChaosWorld, sleep, stackCommand } from './harness.js'
  * independent consumer that every row reached Kafka and no key was reordered.
  */
 describe('chaos', { concurrency: 1 }, () => {
-  async function scenario(name: string, run: (world: ChaosWorld) => Promise<void>): Promise<void> {
-    const world = await ChaosWorld.create()
+  async function scenario(
+    name: string,
+    run: (world: ChaosWorld) => Promise<void>,
+    options: { exactlyOnce?: boolean } = {},
+  ): Promise<void> {
+    const world = await ChaosWorld.create(options.exactlyOnce ? { CHAOS_DELIVERY: 'exactly-once' } : {})
     try {
       await run(world)
-      const result = await world.verify()
+      const result = await world.verify({ reader: options.exactlyOnce ? 'java' : 'kafkajs' })
       console.log(
         `# chaos ${name}: ${result.rows} outbox rows, ${result.records} records in Kafka, ${result.duplicates} duplicate(s)`,
       )
+      if (result.duplicates > 0) console.log(`# duplicates in topic ${world.topic}`)
+      if (options.exactlyOnce)
+        assert.equal(result.duplicates, 0, 'read_committed consumers see every row once')
     } finally {
-      await world.close()
+      if (!process.env.CHAOS_KEEP) await world.close()
     }
   }
 
@@ -138,5 +145,45 @@ describe('chaos', { concurrency: 1 }, () => {
       )
       assert.ok(settled.waiting > 0, 'later rows of the poisoned key wait behind it')
     })
+  })
+
+  test('exactly-once: kill -9 of the relay at ten random moments leaves zero duplicates for read_committed consumers', async () => {
+    await scenario(
+      'exactly-once kill -9 x10',
+      async (world) => {
+        const writing = world.write(20_000, 500, { perSecond: 350 })
+        for (let i = 0; i < 10; i++) {
+          const relay = world.startRelay()
+          await world.waitForProgress(await world.sentRows())
+          await sleep(between(0, 700))
+          await world.kill(relay, 'SIGKILL')
+        }
+        await writing
+        world.startRelay()
+        await world.waitUntilDrained()
+      },
+      { exactlyOnce: true },
+    )
+  })
+
+  test('exactly-once: a relay frozen past its lease is fenced by the new owner and publishes nothing late', async () => {
+    await scenario(
+      'exactly-once two relays + SIGSTOP',
+      async (world) => {
+        const a = world.startRelay()
+        const b = world.startRelay()
+        const writing = world.write(10_000, 500, { perSecond: 1500 })
+        await sleep(2500)
+        await world.kill(a, 'SIGKILL')
+        await sleep(4000)
+        b.kill('SIGSTOP')
+        world.startRelay()
+        await sleep(5000)
+        b.kill('SIGCONT')
+        await writing
+        await world.waitUntilDrained()
+      },
+      { exactlyOnce: true },
+    )
   })
 })

@@ -3,6 +3,7 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
 import { once } from 'node:events'
 import pg from 'pg'
 import { createOutbox } from '../../dist/src/index.js'
+import { createRegistryClient } from '../../dist/src/schema/registry.js'
 import { readPublished } from '../../dist/src/testing.js'
 import { createMigratedDatabase, stack, uniqueName, waitFor } from '../support/stack.js'
 // @ts-expect-error: a plain .mjs config file without type declarations
@@ -35,11 +36,13 @@ export class ChaosWorld {
   private constructor(
     readonly db: { url: string; drop(): Promise<void> },
     private readonly pool: pg.Pool,
+    private readonly relayEnv: Record<string, string>,
   ) {}
 
-  static async create(): Promise<ChaosWorld> {
+  /** `relayEnv` is passed to every relay process (e.g. CHAOS_DELIVERY). */
+  static async create(relayEnv: Record<string, string> = {}): Promise<ChaosWorld> {
     const db = await createMigratedDatabase('pbchaos')
-    return new ChaosWorld(db, new pg.Pool({ connectionString: db.url, max: 4 }))
+    return new ChaosWorld(db, new pg.Pool({ connectionString: db.url, max: 4 }), relayEnv)
   }
 
   async close(): Promise<void> {
@@ -58,6 +61,7 @@ export class ChaosWorld {
         KAFKA_BROKERS: stack.brokers.join(','),
         SCHEMA_REGISTRY_URL: stack.registryUrl,
         CHAOS_TOPIC: this.topic,
+        ...this.relayEnv,
         ...env,
       },
       stdio: ['ignore', 'ignore', 'pipe'],
@@ -175,19 +179,20 @@ export class ChaosWorld {
    * Reads the topic with an independent consumer and checks every published row is there
    * and no key went backwards. Returns the duplicate count (at-least-once redeliveries).
    */
-  async verify(): Promise<{ rows: number; records: number; duplicates: number }> {
+  async verify(
+    options: { reader?: 'kafkajs' | 'java' } = {},
+  ): Promise<{ rows: number; records: number; duplicates: number }> {
     const { rows } = await this.pool.query(
       `select id::text, event_id::text, key, status, (payload->>'seq')::int as seq
        from postbox.outbox order by id`,
     )
     const outboxRows = rows as { id: string; event_id: string; key: string; status: string; seq: number }[]
-    const records = await readPublished(
-      { brokers: stack.brokers, registryUrl: stack.registryUrl },
-      this.topic,
-      {
-        timeoutMs: 120_000,
-      },
-    )
+    const records =
+      options.reader === 'java'
+        ? await readCommittedWithJava(this.topic)
+        : await readPublished({ brokers: stack.brokers, registryUrl: stack.registryUrl }, this.topic, {
+            timeoutMs: 120_000,
+          })
     const seenIds = new Set<string>()
     let duplicates = 0
     const lastIdByKey = new Map<string, bigint>()
@@ -218,4 +223,46 @@ export class ChaosWorld {
     }
     return { rows: outboxRows.length, records: records.length, duplicates }
   }
+}
+
+/**
+ * Reads a topic with Kafka's own Java client in read_committed mode. kafkajs 2.2.4's consumer
+ * lets some records of aborted transactions through, so exactly-once is judged by the reference client.
+ */
+async function readCommittedWithJava(topic: string) {
+  const result = spawnSync(
+    'java',
+    [
+      '-Dlog4j.configuration=file:scripts/stack.d/tools-log4j.properties',
+      '-cp',
+      '.stack/kafka/libs/*',
+      'test/chaos/java/ReadCommitted.java',
+      topic,
+    ],
+    {
+      encoding: 'utf8',
+      timeout: 180_000,
+      maxBuffer: 256 * 1024 * 1024,
+      env: { ...process.env, KAFKA_BROKERS: stack.brokers.join(',') },
+    },
+  )
+  assert.equal(result.status, 0, `the Java reader failed: ${result.stderr.slice(-2000)}`)
+  const registry = createRegistryClient(stack.registryUrl)
+  const lines = result.stdout.split('\n').filter((l) => l.startsWith('{'))
+  return Promise.all(
+    lines.map(async (line) => {
+      const r = JSON.parse(line) as {
+        partition: number
+        key: string
+        outboxId: string
+        eventId: string
+        value: string | null
+      }
+      return {
+        key: r.key,
+        headers: { 'outbox-id': r.outboxId, 'event-id': r.eventId } as Record<string, string>,
+        value: r.value === null ? null : await registry.decode(Buffer.from(r.value, 'base64')),
+      }
+    }),
+  )
 }

@@ -1,0 +1,52 @@
+import { InvalidArgumentError } from 'commander'
+
+const UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 } as const
+const DURATION = /^(\d+)(s|m|h|d|w)$/
+
+/** Parses "90s", "15m", "2h", "7d", "1w" into milliseconds (commander option parser). */
+export function parseDuration(value: string): number {
+  const match = DURATION.exec(value.trim())
+  if (match === null) {
+    throw new InvalidArgumentError('expected a duration such as 90s, 15m, 2h, 7d or 1w')
+  }
+  return Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS]
+}
+
+/** A point in time: an ISO 8601 timestamp, or a duration meaning that long ago ("2h" = two hours ago). */
+export function parseInstant(now: () => Date): (value: string) => Date {
+  return (value) => {
+    if (DURATION.test(value.trim())) return new Date(now().getTime() - parseDuration(value))
+    if (!/^\d{4}-\d{2}-\d{2}/.test(value)) {
+      throw new InvalidArgumentError(
+        'expected an ISO timestamp (2025-01-31T12:00:00Z) or a duration ago (2h, 7d)',
+      )
+    }
+    const date = new Date(value)
+    if (Number.isNaN(date.getTime())) throw new InvalidArgumentError(`"${value}" is not a valid timestamp`)
+    return date
+  }
+}
+
+export function parsePositiveInt(value: string): number {
+  const n = Number(value)
+  if (!Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError('expected a positive whole number')
+  return n
+}
+
+/** Rows per second; fractions allowed (0.5 = one row every two seconds). */
+export function parseRate(value: string): number {
+  const n = Number(value)
+  if (!Number.isFinite(n) || n <= 0)
+    throw new InvalidArgumentError('expected a positive number of rows per second')
+  return n
+}
+
+/** An outbox row id (bigint), kept as a string. */
+export function isRowId(value: string): boolean {
+  return /^[1-9]\d{0,18}$/.test(value)
+}
+
+export function parseRowId(value: string): string {
+  if (!isRowId(value)) throw new InvalidArgumentError(`"${value}" is not an outbox row id`)
+  return value
+}

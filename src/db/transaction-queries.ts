@@ -1,0 +1,37 @@
+import type { SqlExecutor } from './executor.js'
+import { quoteIdentifier } from './identifier.js'
+
+export interface OutboxRowOfTransaction {
+  id: string
+  event_id: string
+  event_type: string
+  topic: string
+  key: string
+  payload: unknown
+  headers: Record<string, string>
+  created_at: Date
+}
+
+/** Queries that look at the caller's open transaction (for application tests). */
+export function transactionQueries(schemaName: string) {
+  const s = quoteIdentifier(schemaName)
+
+  // _if_assigned: a transaction that has written nothing has no xid, and must not be given one.
+  const rowsSql = `
+    select id::text, event_id::text, event_type, topic, key, payload, headers, created_at
+    from ${s}.outbox
+    where txid = pg_current_xact_id_if_assigned()
+      and ($1::text is null or event_type = $1)
+      and ($2::text is null or topic = $2)
+    order by id`
+
+  return {
+    /** Outbox rows written so far by the transaction this connection is in. */
+    outboxRowsOfCurrentTransaction(
+      db: SqlExecutor,
+      filter: { eventType: string | null; topic: string | null },
+    ) {
+      return db.query<OutboxRowOfTransaction>(rowsSql, [filter.eventType, filter.topic])
+    },
+  }
+}

@@ -1,0 +1,130 @@
+import assert from 'node:assert/strict'
+import { after, before, describe, test } from 'node:test'
+import knexFactory, { type Knex } from 'knex'
+import { type OrderRow, orderEvent } from '../support/events.js'
+import { outboxFor, readTopic, startRelay } from '../support/relay.js'
+import { createMigratedDatabase, queryRows, uniqueName, waitFor } from '../support/stack.js'
+
+describe("delivery: 'exactly-once'", () => {
+  let db: Awaited<ReturnType<typeof createMigratedDatabase>>
+  let knex: Knex
+  before(async () => {
+    db = await createMigratedDatabase('pbeos')
+    knex = knexFactory({ client: 'pg', connection: db.url, pool: { min: 0, max: 4 } })
+  })
+  after(async () => {
+    await knex.destroy()
+    await db.drop()
+  })
+
+  const order = (id: number, version: number): OrderRow => ({
+    id,
+    customer: 'c',
+    total_cents: 1,
+    status: 's',
+    version,
+  })
+
+  test('each row reaches a read_committed consumer once, in key order, inside Kafka transactions', async () => {
+    const topic = uniqueName('eos')
+    const Event = orderEvent(topic)
+    const outbox = outboxFor([Event])
+    const relay = await startRelay(db.url, [Event], { delivery: 'exactly-once', batchSize: 100 })
+    try {
+      for (let v = 0; v < 5; v++) {
+        await knex.transaction((trx) =>
+          outbox.enqueueMany(
+            trx,
+            Event,
+            Array.from({ length: 40 }, (_, k) => order(k, v)),
+          ),
+        )
+      }
+      const records = await waitFor('200 records', async () => {
+        const r = await readTopic(topic)
+        return r.length >= 200 ? r : undefined
+      })
+      assert.equal(records.length, 200)
+      assert.equal(new Set(records.map((r) => r.headers['event-id'])).size, 200, 'no duplicates')
+      for (let k = 0; k < 40; k++) {
+        assert.deepEqual(
+          records.filter((r) => r.key === String(k)).map((r) => (r.value as { version: number }).version),
+          [0, 1, 2, 3, 4],
+        )
+      }
+      await waitFor('rows marked sent and no batch left in flight', async () => {
+        const [row] = await queryRows<{ pending: number; inflight: number }>(
+          db.url,
+          `select (select count(*)::int from postbox.outbox where status = 'pending') as pending,
+                  (select count(*)::int from postbox.inflight_batch) as inflight`,
+        )
+        return row?.pending === 0 && row.inflight === 0 ? true : undefined
+      })
+    } finally {
+      await relay.stop()
+    }
+  })
+
+  test('a relay taking a shard over marks the last committed batch sent instead of publishing it again', async () => {
+    const topic = uniqueName('eos.takeover')
+    const Event = orderEvent(topic)
+    const outbox = outboxFor([Event])
+    const first = await startRelay(db.url, [Event], { delivery: 'exactly-once', leaseTtlMs: 2000 })
+    await knex.transaction((trx) => outbox.enqueue(trx, Event, order(1, 1)))
+    await waitFor('published', async () => ((await readTopic(topic)).length === 1 ? true : undefined))
+    await waitFor('marked', async () => {
+      const rows = await queryRows<{ status: string }>(
+        db.url,
+        'select status from postbox.outbox where topic = $1',
+        [topic],
+      )
+      return rows[0]?.status === 'sent' ? true : undefined
+    })
+    await first.stop()
+    // Make the database forget the mark, as if the first relay died between Kafka's commit and
+    // Postgres's update: the committed progress token must lead the next relay to the row.
+    const [row] = await queryRows<{ id: string; shard: number }>(
+      db.url,
+      "update postbox.outbox set status = 'pending', sent_at = null where topic = $1 returning id::text, shard",
+      [topic],
+    )
+    assert.ok(row)
+    const token = await lastCommittedToken(row.shard)
+    await queryRows(
+      db.url,
+      `insert into postbox.inflight_batch (token, shard, ids, relay) values ($1, $2, $3, 'gone')`,
+      [token, row.shard, [row.id]],
+    )
+    const second = await startRelay(db.url, [Event], { delivery: 'exactly-once', leaseTtlMs: 2000 })
+    try {
+      await waitFor('reconciled', async () => {
+        const rows = await queryRows<{ status: string }>(
+          db.url,
+          'select status from postbox.outbox where topic = $1',
+          [topic],
+        )
+        return rows[0]?.status === 'sent' ? true : undefined
+      })
+      assert.equal((await readTopic(topic)).length, 1, 'not published a second time')
+    } finally {
+      await second.stop()
+    }
+
+    async function lastCommittedToken(shard: number): Promise<string> {
+      const { kafkaClient } = await import('../../src/kafka/client.js')
+      const { readCommittedProgress } = await import('../../src/kafka/transactional-producer.js')
+      const { silentLogger } = await import('../../src/observe/logger.js')
+      const { stack } = await import('../support/stack.js')
+      const dbName = new URL(db.url).pathname.slice(1)
+      const prefix = `postbox.${dbName}.postbox`
+      const tokens = await readCommittedProgress(
+        kafkaClient(stack.brokers, 'test', silentLogger),
+        `${prefix}.progress`,
+        `${prefix}.progress`,
+      )
+      const token = tokens.get(shard)
+      assert.ok(token, 'a progress token was committed for the shard')
+      return token
+    }
+  })
+})

@@ -1,0 +1,173 @@
+import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { tmpdir } from 'node:os'
+import { dirname, join, resolve } from 'node:path'
+import { after, before, describe, test } from 'node:test'
+import { fileURLToPath } from 'node:url'
+import { createTestDatabase, queryRows } from '../support/stack.js'
+
+const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
+const tsc = join(dirname(createRequire(import.meta.url).resolve('typescript/package.json')), 'bin/tsc')
+
+function run(command: string, args: string[], cwd: string, env: Record<string, string> = {}) {
+  const result = spawnSync(command, args, {
+    cwd,
+    encoding: 'utf8',
+    env: { ...process.env, ...env },
+    timeout: 120_000,
+  })
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr }
+}
+
+describe('the npm package works from a project outside this repository', () => {
+  let work: string
+  let project: string
+  let packedFiles: string[]
+
+  before(async () => {
+    work = mkdtempSync(join(tmpdir(), 'postbox-pack-'))
+    project = join(work, 'app')
+    const build = run('npm', ['run', 'build'], repo)
+    assert.equal(build.status, 0, `npm run build failed:\n${build.stdout}${build.stderr}`)
+    // The build just ran; --ignore-scripts keeps `prepare` from compiling a second time.
+    const pack = run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', work], repo)
+    assert.equal(pack.status, 0, pack.stderr)
+    const [packed] = JSON.parse(pack.stdout) as { filename: string; files: { path: string }[] }[]
+    assert.ok(packed)
+    packedFiles = packed.files.map((f) => f.path)
+
+    mkdirSync(project)
+    writeFileSync(
+      join(project, 'package.json'),
+      JSON.stringify({ name: 'orders-app', version: '1.0.0', private: true, type: 'module' }),
+    )
+    const install = run(
+      'npm',
+      ['install', join(work, packed.filename), '--no-audit', '--no-fund', '--prefer-offline'],
+      project,
+    )
+    assert.equal(install.status, 0, install.stderr)
+  })
+  after(() => {
+    rmSync(work, { recursive: true, force: true })
+  })
+
+  test('the tarball holds the compiled library, the CLI and the migrations, and no sources or tests', () => {
+    for (const path of [
+      'package.json',
+      'dist/bin/postbox.js',
+      'dist/src/index.js',
+      'dist/src/index.d.ts',
+      'dist/src/testing.js',
+      'dist/src/testing.d.ts',
+      'migrations/0001_outbox.sql',
+    ]) {
+      assert.ok(packedFiles.includes(path), `${path} is packed`)
+    }
+    if (existsSync(join(repo, 'README.md'))) assert.ok(packedFiles.includes('README.md'))
+    assert.deepEqual(
+      packedFiles.filter((f) => f.startsWith('test/') || f.startsWith('src/') || f.startsWith('examples/')),
+      [],
+    )
+    // tsc never deletes output, so a module removed from src/ would otherwise ship stale.
+    const stale = packedFiles.filter(
+      (f) =>
+        /^dist\/(src|bin)\/.*\.js$/.test(f) && !existsSync(join(repo, f.slice(5).replace(/\.js$/, '.ts'))),
+    )
+    assert.deepEqual(stale, [], 'compiled files without a source: clean dist/ and rebuild')
+  })
+
+  test('`npx postbox --help` exits 0 and lists the commands', () => {
+    const help = run('npx', ['--no', '--', 'postbox', '--help'], project)
+    assert.equal(help.status, 0, help.stderr)
+    for (const command of ['migrate', 'relay', 'status'])
+      assert.match(help.stdout, new RegExp(`^\\s+${command}\\b`, 'm'))
+  })
+
+  test('an ES module imports the library from "postbox" and the helpers from "postbox/testing", and nothing else', () => {
+    writeFileSync(
+      join(project, 'use.mjs'),
+      `import { createOutbox, defineEvent, Relay, serveRelayHttp } from 'postbox'
+import { outboxRowsIn, readPublished, waitForPublished } from 'postbox/testing'
+const Placed = defineEvent({
+  type: 'order.placed', topic: 'orders.v1', key: (o) => String(o.id),
+  schema: { type: 'record', name: 'OrderPlaced', fields: [{ name: 'orderId', type: 'string' }] },
+  toExternal: (o) => ({ orderId: String(o.id) }),
+})
+const outbox = createOutbox({ events: [Placed] })
+console.log([typeof outbox.enqueue, typeof Relay, typeof serveRelayHttp, typeof outboxRowsIn,
+  typeof readPublished, typeof waitForPublished].join(' '))
+await import('postbox/dist/src/relay/relay.js').catch((e) => console.log(e.code))
+`,
+    )
+    const result = run(process.execPath, ['use.mjs'], project)
+    assert.equal(result.status, 0, result.stderr)
+    assert.equal(
+      result.stdout.trim(),
+      'function function function function function function\nERR_PACKAGE_PATH_NOT_EXPORTED',
+    )
+  })
+
+  test('a TypeScript file type-checks against the published types, which reject a wrong row or connection', () => {
+    writeFileSync(
+      join(project, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: {
+          target: 'es2022',
+          module: 'nodenext',
+          moduleResolution: 'nodenext',
+          strict: true,
+          noEmit: true,
+          skipLibCheck: false,
+        },
+        files: ['check.ts'],
+      }),
+    )
+    writeFileSync(
+      join(project, 'check.ts'),
+      `import { createOutbox, defineEvent, type PostboxSettings, Relay, resolveConfig, type SqlClient } from 'postbox'
+import { outboxRowsIn, type PublishedEvent, waitForPublished } from 'postbox/testing'
+
+interface OrderRow { id: number; total_cents: number }
+const schema = { type: 'record', name: 'OrderPlaced', fields: [{ name: 'orderId', type: 'string' }] } as const
+export const Placed = defineEvent({
+  type: 'order.placed', topic: 'orders.v1', key: (o: OrderRow) => String(o.id), schema,
+  toExternal: (o: OrderRow) => ({ orderId: String(o.id) }),
+})
+const settings: PostboxSettings = { events: [Placed], relay: { httpPort: 9464 } }
+export const relay = new Relay(resolveConfig(settings))
+const outbox = createOutbox({ events: [Placed] })
+export async function place(trx: SqlClient): Promise<string> {
+  const { eventId } = await outbox.enqueue(trx, Placed, { id: 1, total_cents: 100 })
+  // @ts-expect-error a row of the wrong shape is refused by the event's row type
+  await outbox.enqueue(trx, Placed, { id: 'x' })
+  const rows = await outboxRowsIn(trx, { eventType: Placed.type })
+  const published: PublishedEvent[] = await waitForPublished({ brokers: [], registryUrl: '' }, 'orders.v1')
+  return eventId + rows.length + published.length
+}
+// @ts-expect-error a number is not a connection (the pg and knex types ship with the package)
+place(42)
+`,
+    )
+    const result = run(process.execPath, [tsc, '-p', 'tsconfig.json'], project)
+    assert.equal(result.status, 0, result.stdout + result.stderr)
+  })
+
+  test('`postbox migrate` from the installed package finds its migrations and migrates a fresh database', async () => {
+    const db = await createTestDatabase('pbpack')
+    try {
+      const result = run('npx', ['--no', '--', 'postbox', 'migrate'], project, { DATABASE_URL: db.url })
+      assert.equal(result.status, 0, result.stderr)
+      assert.match(result.stdout, /applied 0001_outbox\.sql/)
+      const [row] = await queryRows<{ leases: number }>(
+        db.url,
+        'select count(*)::int as leases from postbox.shard_lease',
+      )
+      assert.equal(row?.leases, 16)
+    } finally {
+      await db.drop()
+    }
+  })
+})
