@@ -2,8 +2,10 @@ import { hostname } from 'node:os'
 import { type Catalog, createCatalog } from './catalog/catalog.js'
 import type { AnyEventDefinition, EventDefinition } from './catalog/define-event.js'
 import { quoteIdentifier } from './db/identifier.js'
+import { durationMs } from './duration.js'
 import { ConfigError } from './errors.js'
 import type { LogLevel } from './observe/logger.js'
+import { isValidSchedule } from './relay/schedule.js'
 
 export type DeliveryMode = 'at-least-once' | 'exactly-once'
 
@@ -52,6 +54,11 @@ export interface RelaySettings {
    * exactly-once: a Kafka transaction per shard and batch; read_committed consumers see each row once.
    */
   delivery?: DeliveryMode
+  /**
+   * Delete sent rows older than `sentOlderThan` ("7d", "12h") on a node-cron `schedule`
+   * (default every 10 minutes), in batches; one relay at a time runs it. Off by default.
+   */
+  retention?: { sentOlderThan: string; schedule?: string; batchSize?: number } | null
   /** exactly-once: transactional ids are `<prefix>.<shard>` (default `postbox.<database>.<schema>`). */
   transactionalIdPrefix?: string
 }
@@ -63,9 +70,14 @@ export interface ResolvedConfig {
   readonly registry: { readonly url: string }
   readonly schema: string
   readonly logLevel: LogLevel
-  readonly relay: Readonly<Required<Omit<RelaySettings, 'backoff' | 'httpPort'>>> & {
+  readonly relay: Readonly<Required<Omit<RelaySettings, 'backoff' | 'httpPort' | 'retention'>>> & {
     readonly backoff: { readonly initialMs: number; readonly maxMs: number }
     readonly httpPort: number | null
+    readonly retention: {
+      readonly sentOlderThanMs: number
+      readonly schedule: string
+      readonly batchSize: number
+    } | null
     readonly heartbeatMs: number
   }
 }
@@ -88,6 +100,24 @@ function required(value: string | undefined, name: string, env: string): string 
     throw new ConfigError(`${name} is not set: set ${env} or put it in postbox.config`)
   }
   return value
+}
+
+function resolveRetention(retention: RelaySettings['retention']) {
+  if (retention === undefined || retention === null) return null
+  const sentOlderThanMs = durationMs(String(retention.sentOlderThan))
+  if (sentOlderThanMs === null) {
+    throw new ConfigError(
+      `relay.retention.sentOlderThan "${retention.sentOlderThan}" is not a duration such as 7d or 12h`,
+    )
+  }
+  const schedule = retention.schedule ?? '*/10 * * * *'
+  if (!isValidSchedule(schedule))
+    throw new ConfigError(`relay.retention.schedule "${schedule}" is not a cron expression`)
+  return Object.freeze({
+    sentOlderThanMs,
+    schedule,
+    batchSize: positiveInt(retention.batchSize, 1000, 'relay.retention.batchSize'),
+  })
 }
 
 function databaseName(url: string): string {
@@ -160,6 +190,7 @@ export function resolveConfig(settings: PostboxSettings): ResolvedConfig {
       httpPort: r.httpPort === undefined || r.httpPort === null ? null : port(r.httpPort, 'relay.httpPort'),
       delivery: r.delivery ?? 'at-least-once',
       transactionalIdPrefix,
+      retention: resolveRetention(r.retention),
     }),
   }
   return Object.freeze(config)

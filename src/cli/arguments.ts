@@ -1,15 +1,12 @@
 import { InvalidArgumentError } from 'commander'
 
-const UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 } as const
-const DURATION = /^(\d+)(s|m|h|d|w)$/
+import { DURATION, durationMs } from '../duration.js'
 
 /** Parses "90s", "15m", "2h", "7d", "1w" into milliseconds (commander option parser). */
 export function parseDuration(value: string): number {
-  const match = DURATION.exec(value.trim())
-  if (match === null) {
-    throw new InvalidArgumentError('expected a duration such as 90s, 15m, 2h, 7d or 1w')
-  }
-  return Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS]
+  const ms = durationMs(value)
+  if (ms === null) throw new InvalidArgumentError('expected a duration such as 90s, 15m, 2h, 7d or 1w')
+  return ms
 }
 
 /** A point in time: an ISO 8601 timestamp, or a duration meaning that long ago ("2h" = two hours ago). */

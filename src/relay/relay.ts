@@ -21,6 +21,7 @@ import {
   orderingKey,
   type Publisher,
 } from './publishers.js'
+import { type ScheduledJob, scheduleRetention } from './schedule.js'
 import { Wakeup } from './wakeup.js'
 
 /** What the relay is waiting on, when it is: an open transaction holding back settled rows. */
@@ -66,6 +67,7 @@ export class Relay {
   private readonly wakeup = new Wakeup()
   private readonly backoff: Backoff
   private publisher: Publisher | null = null
+  private retention: ScheduledJob | null = null
   private listener: Listener | null = null
   private schemaIds = new Map<string, SchemaIds>()
   private loop: Promise<void> | null = null
@@ -103,12 +105,21 @@ export class Relay {
     await this.retrying('start-up', () => this.prepare())
     if (!this.running) return
     if (this.config.relay.listen) await this.startListening()
+    const retention = this.config.relay.retention
+    if (retention !== null) {
+      this.retention = scheduleRetention(
+        { databaseUrl: this.config.databaseUrl, schema: this.config.schema, ...retention },
+        this.logger,
+      )
+    }
     this.loop = this.run()
   }
 
   /** Finishes the batch in flight, marks it, releases the leases and closes connections. Idempotent. */
   async stop(): Promise<void> {
     this.running = false
+    this.retention?.stop()
+    this.retention = null
     this.wakeup.notify()
     await this.loop
     this.loop = null

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
+import { knownMigrations } from '../../src/db/migrate.js'
 import { ConfigError, MigrationError, migrate } from '../../src/index.js'
 import { createTestDatabase, queryRows } from '../support/stack.js'
 
@@ -12,14 +13,14 @@ describe('migrate', () => {
 
   test('creates the outbox, lease and relay tables in its own schema and records itself in postbox_migrations', async () => {
     const result = await migrate(db.url, 'postbox')
-    assert.deepEqual(result.applied, ['0001_outbox.sql'])
+    assert.deepEqual(result.applied, ['0001_outbox.sql', '0002_shard_progress.sql'])
     const tables = await queryRows<{ table_name: string }>(
       db.url,
       "select table_name from information_schema.tables where table_schema = 'postbox' order by table_name",
     )
     assert.deepEqual(
       tables.map((t) => t.table_name),
-      ['outbox', 'postbox_migrations', 'postbox_migrations_lock', 'relay', 'shard_lease'],
+      ['inflight_batch', 'outbox', 'postbox_migrations', 'postbox_migrations_lock', 'relay', 'shard_lease'],
     )
     const knexDefault = await queryRows(
       db.url,
@@ -36,7 +37,7 @@ describe('migrate', () => {
   test('running it again is a no-op', async () => {
     const again = await migrate(db.url, 'postbox')
     assert.deepEqual(again.applied, [])
-    assert.deepEqual(again.alreadyApplied, ['0001_outbox.sql'])
+    assert.deepEqual(again.alreadyApplied, knownMigrations())
   })
 
   test('three concurrent migrations of a fresh schema all succeed and apply it exactly once', async () => {
@@ -45,12 +46,12 @@ describe('migrate', () => {
       migrate(db.url, 'conc'),
       migrate(db.url, 'conc'),
     ])
-    assert.equal(results.filter((r) => r.applied.length === 1).length, 1)
+    assert.equal(results.filter((r) => r.applied.length > 0).length, 1, 'one migrator did the work')
     const rows = await queryRows<{ n: number }>(
       db.url,
       'select count(*)::int as n from conc.postbox_migrations',
     )
-    assert.equal(rows[0]?.n, 1)
+    assert.equal(rows[0]?.n, knownMigrations().length)
   })
 
   test('a partial index covers pending rows only', async () => {
