@@ -71,11 +71,18 @@ export async function runCli(argv: readonly string[], ctx: CliContext): Promise<
     )
     .option('--json', 'machine-readable output')
     .option('--stall-seconds <n>', 'report rows waiting on an open transaction for at least this long', '10')
-    .action(async (opts: { json?: boolean; stallSeconds: string }) => {
+    .option('--watch', 'repeat the report until Ctrl-C (SIGINT/SIGTERM)')
+    .option('--interval <seconds>', 'seconds between reports with --watch', '2')
+    .action(async (opts: { json?: boolean; stallSeconds: string; watch?: boolean; interval: string }) => {
+      const intervalMs = Number(opts.interval) * 1000
+      if (!(intervalMs > 0)) throw new UsageError('--interval must be a positive number of seconds')
       const settings = await loadSettings(ctx.env, global().config, { requireEvents: false })
       exitCode = await statusCommand(ctx.io, databaseUrlOf(settings), schemaOf(settings), {
         json: opts.json === true,
         stallSeconds: Number(opts.stallSeconds),
+        watch: opts.watch === true,
+        intervalMs,
+        onShutdownSignal: ctx.onShutdownSignal,
       })
     })
 

@@ -4,7 +4,49 @@ import { openDatabase } from '../db/pool.js'
 import { statusQueries } from '../db/status-queries.js'
 import { type CliIo, formatSeconds, table } from './io.js'
 
+export interface StatusOptions {
+  json: boolean
+  stallSeconds: number
+  /** Repeat every `intervalMs` until a shutdown signal. */
+  watch: boolean
+  intervalMs: number
+  onShutdownSignal(handler: () => void): void
+}
+
 export async function statusCommand(
+  io: CliIo,
+  databaseUrl: string,
+  schema: string,
+  options: StatusOptions,
+): Promise<number> {
+  if (!options.watch) return statusReport(io, databaseUrl, schema, options)
+  let stopped = false
+  let wake = () => {}
+  options.onShutdownSignal(() => {
+    stopped = true
+    wake()
+  })
+  while (!stopped) {
+    // On a terminal each report replaces the last; elsewhere reports follow each other.
+    if (io.interactive && !options.json) io.out('\x1b[2J\x1b[H')
+    if (!options.json)
+      io.out(
+        `postbox status at ${new Date().toISOString()} (every ${options.intervalMs / 1000}s, Ctrl-C stops)\n`,
+      )
+    const code = await statusReport(io, databaseUrl, schema, options)
+    if (code !== 0) return code
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, options.intervalMs)
+      wake = () => {
+        clearTimeout(timer)
+        resolve()
+      }
+    })
+  }
+  return 0
+}
+
+async function statusReport(
   io: CliIo,
   databaseUrl: string,
   schema: string,

@@ -5,7 +5,7 @@ import { type ClaimedRow, outboxQueries } from '../db/outbox-queries.js'
 import { type Database, isRetriablePgError, type Listener, listen, openDatabase } from '../db/pool.js'
 import { progressQueries } from '../db/progress-queries.js'
 import { notifyChannel } from '../enqueue.js'
-import { describeError, isRetriable, PostboxError, UnavailableError, UnpublishableError } from '../errors.js'
+import { describeError, isRetriable, UnavailableError, UnpublishableError } from '../errors.js'
 import { ensureTopics } from '../kafka/admin.js'
 import { kafkaClient } from '../kafka/client.js'
 import { createEventProducer } from '../kafka/producer.js'
@@ -102,7 +102,7 @@ export class Relay {
   async start(): Promise<void> {
     if (this.running) return
     this.running = true
-    await this.retrying('start-up', () => this.prepare())
+    await this.retrying('start-up', () => this.prepare(), { fatalStops: true })
     if (!this.running) return
     if (this.config.relay.listen) await this.startListening()
     const retention = this.config.relay.retention
@@ -210,23 +210,26 @@ export class Relay {
   }
 
   /** Runs `step` until it succeeds or the relay stops; retriable failures back off with jitter. */
-  private async retrying(what: string, step: () => Promise<void>): Promise<void> {
+  private async retrying(
+    what: string,
+    step: () => Promise<void>,
+    options: { fatalStops: boolean },
+  ): Promise<void> {
     for (;;) {
       try {
         await step()
         this.backoff.reset()
         return
       } catch (error) {
+        // At start-up a verdict (a schema the registry refuses, a bad setting) is final. In the
+        // loop every failure backs off and retries the same rows, so nothing is ever dropped.
         const retriable = isRetriable(error) || isRetriablePgError(error)
-        if (!retriable && !(error instanceof PostboxError && error.retriable)) {
-          if (what === 'start-up') throw error
-        }
+        if (options.fatalStops && !retriable) throw error
         const delay = this.backoff.next()
         this.degraded = `${what}: ${describeError(error)}`
-        this.logger.warn(
-          { err: describeError(error), retryInMs: delay, attempt: this.backoff.failures },
-          `${what} failed`,
-        )
+        const fields = { err: describeError(error), retryInMs: delay, attempt: this.backoff.failures }
+        if (retriable) this.logger.warn(fields, `${what} failed`)
+        else this.logger.error(fields, `${what} failed unexpectedly`)
         if (!this.running) return
         await this.wakeup.sleep(delay)
         if (!this.running) return
@@ -240,12 +243,16 @@ export class Relay {
     let trigger: BatchReport['trigger'] = 'poll'
     while (this.running) {
       let claimed = 0
-      await this.retrying('relay loop', async () => {
-        if (this.config.relay.listen && this.listener === null) await this.startListening()
-        await this.leases.maintain()
-        claimed = await this.runBatch(trigger)
-        this.degraded = null
-      })
+      await this.retrying(
+        'relay loop',
+        async () => {
+          if (this.config.relay.listen && this.listener === null) await this.startListening()
+          await this.leases.maintain()
+          claimed = await this.runBatch(trigger)
+          this.degraded = null
+        },
+        { fatalStops: false },
+      )
       if (!this.running) break
       if (claimed >= batchSize) {
         idleDelay = minPollIntervalMs

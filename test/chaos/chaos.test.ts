@@ -29,19 +29,7 @@ describe('chaos', { concurrency: 1 }, () => {
   }
 
   test('kill -9 of the relay at ten random moments loses nothing and keeps every key in order', async () => {
-    await scenario('kill -9 x10', async (world) => {
-      const writing = world.write(20_000, 500, { perSecond: 350 })
-      for (let i = 0; i < 10; i++) {
-        const relay = world.startRelay()
-        // Kill it only once it really publishes, at a random moment of its work.
-        await world.waitForProgress(await world.sentRows())
-        await sleep(between(0, 700))
-        await world.kill(relay, 'SIGKILL')
-      }
-      await writing
-      world.startRelay()
-      await world.waitUntilDrained()
-    })
+    await scenario('kill -9 x10', killRelayTenTimes)
   })
 
   test('stopping and restarting the Kafka broker mid-stream loses nothing', async () => {
@@ -63,10 +51,8 @@ describe('chaos', { concurrency: 1 }, () => {
       const writing = world.write(10_000, 500, { perSecond: 2000 })
       await sleep(1500)
       stackCommand('stop', 'registry')
-      await sleep(2000)
-      const pendingWhileDown = await world.pendingRows()
-      await sleep(2000)
-      assert.ok((await world.pendingRows()) < pendingWhileDown + 10_000, 'sanity')
+      const sentWhenDown = await world.sentRows()
+      await world.waitForProgress(sentWhenDown)
       stackCommand('start', 'registry')
       await writing
       await world.waitUntilDrained()
@@ -103,20 +89,7 @@ describe('chaos', { concurrency: 1 }, () => {
   })
 
   test('two relays: kill -9 one, SIGSTOP the other past its lease while a third takes over, then SIGCONT', async () => {
-    await scenario('two relays + SIGSTOP', async (world) => {
-      const a = world.startRelay()
-      const b = world.startRelay()
-      const writing = world.write(10_000, 500, { perSecond: 1500 })
-      await sleep(2500)
-      await world.kill(a, 'SIGKILL')
-      await sleep(4000)
-      b.kill('SIGSTOP')
-      world.startRelay()
-      await sleep(5000)
-      b.kill('SIGCONT')
-      await writing
-      await world.waitUntilDrained()
-    })
+    await scenario('two relays + SIGSTOP', freezeRelayPastItsLease)
   })
 
   test('a poison row is parked: its key waits, every other key flows', async () => {
@@ -148,42 +121,40 @@ describe('chaos', { concurrency: 1 }, () => {
   })
 
   test('exactly-once: kill -9 of the relay at ten random moments leaves zero duplicates for read_committed consumers', async () => {
-    await scenario(
-      'exactly-once kill -9 x10',
-      async (world) => {
-        const writing = world.write(20_000, 500, { perSecond: 350 })
-        for (let i = 0; i < 10; i++) {
-          const relay = world.startRelay()
-          await world.waitForProgress(await world.sentRows())
-          await sleep(between(0, 700))
-          await world.kill(relay, 'SIGKILL')
-        }
-        await writing
-        world.startRelay()
-        await world.waitUntilDrained()
-      },
-      { exactlyOnce: true },
-    )
+    await scenario('exactly-once kill -9 x10', killRelayTenTimes, { exactlyOnce: true })
   })
 
   test('exactly-once: a relay frozen past its lease is fenced by the new owner and publishes nothing late', async () => {
-    await scenario(
-      'exactly-once two relays + SIGSTOP',
-      async (world) => {
-        const a = world.startRelay()
-        const b = world.startRelay()
-        const writing = world.write(10_000, 500, { perSecond: 1500 })
-        await sleep(2500)
-        await world.kill(a, 'SIGKILL')
-        await sleep(4000)
-        b.kill('SIGSTOP')
-        world.startRelay()
-        await sleep(5000)
-        b.kill('SIGCONT')
-        await writing
-        await world.waitUntilDrained()
-      },
-      { exactlyOnce: true },
-    )
+    await scenario('exactly-once two relays + SIGSTOP', freezeRelayPastItsLease, { exactlyOnce: true })
   })
 })
+
+/** Kills a relay ten times, each once it really publishes, at a random moment of its work. */
+async function killRelayTenTimes(world: ChaosWorld): Promise<void> {
+  const writing = world.write(20_000, 500, { perSecond: 350 })
+  for (let i = 0; i < 10; i++) {
+    const relay = world.startRelay()
+    await world.waitForProgress(await world.sentRows())
+    await sleep(between(0, 700))
+    await world.kill(relay, 'SIGKILL')
+  }
+  await writing
+  world.startRelay()
+  await world.waitUntilDrained()
+}
+
+/** Two relays; one is killed, the other frozen past its lease while a third takes over, then thawed. */
+async function freezeRelayPastItsLease(world: ChaosWorld): Promise<void> {
+  const a = world.startRelay()
+  const b = world.startRelay()
+  const writing = world.write(10_000, 500, { perSecond: 1500 })
+  await sleep(2500)
+  await world.kill(a, 'SIGKILL')
+  await sleep(4000)
+  b.kill('SIGSTOP')
+  world.startRelay()
+  await sleep(5000)
+  b.kill('SIGCONT')
+  await writing
+  await world.waitUntilDrained()
+}
