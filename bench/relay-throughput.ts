@@ -2,7 +2,7 @@
 //   raw kafkajs    the same pre-encoded messages sent straight to Kafka (the ceiling)
 //   postbox relay  claim → map+encode → produce → mark, from rows already committed
 //   naive poller   one row at a time: select, send, await, update (what many home-grown relays do)
-// Usage: npm run bench [-- --events 50000]
+// Usage: npm run bench [-- --events 50000 --batch 2000]
 import { randomBytes } from 'node:crypto'
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry'
 import { Kafka, logLevel } from 'kafkajs'
@@ -12,7 +12,10 @@ import { createOutbox, defineEvent, migrate, Relay, resolveConfig } from '../src
 import { silentLogger } from '../src/observe/logger.js'
 
 const args = process.argv.slice(2)
-const events = Number(args[args.indexOf('--events') + 1] || 50_000)
+const option = (name: string, fallback: number) =>
+  args.includes(name) ? Number(args[args.indexOf(name) + 1]) : fallback
+const events = option('--events', 50_000)
+const batchSize = option('--batch', 2000)
 const naiveEvents = Math.min(2_000, events)
 const databaseUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
 const brokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',')
@@ -127,7 +130,7 @@ async function main() {
         databaseUrl: db,
         kafka: { brokers },
         registry: { url: registryUrl },
-        relay: { batchSize: 500, topicPartitions: 3 },
+        relay: { batchSize, topicPartitions: 3 },
       }),
       {
         logger: silentLogger,
@@ -141,7 +144,7 @@ async function main() {
     await relay.start()
     t = performance.now()
     while (published < events) await new Promise((r) => setTimeout(r, 20))
-    record('postbox relay (batch 500)', events, (performance.now() - t) / 1000, 'claim+encode+produce+mark')
+    record(`postbox relay (batch ${batchSize})`, events, (performance.now() - t) / 1000, 'claim+encode+produce+mark')
     await relay.stop()
 
     // steady-state latency: a writer commits at a fixed rate while the relay runs

@@ -25,7 +25,7 @@ export interface PostboxSettings {
 export interface RelaySettings {
   /** Relay identity in leases and logs (default host-pid-random). */
   id?: string
-  /** Rows claimed and published per batch (default 500). */
+  /** Rows claimed and published per batch (default 2000); also the most one crash can re-publish. */
   batchSize?: number
   /** Longest wait between polls when idle (default 1000 ms); NOTIFY usually wakes the relay sooner. */
   pollIntervalMs?: number
@@ -172,7 +172,7 @@ export function resolveConfig(settings: PostboxSettings): ResolvedConfig {
     logLevel: settings.logLevel ?? 'info',
     relay: Object.freeze({
       id: r.id ?? `${hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
-      batchSize: positiveInt(r.batchSize, 500, 'relay.batchSize'),
+      batchSize: positiveInt(r.batchSize, 2000, 'relay.batchSize'),
       pollIntervalMs,
       minPollIntervalMs: Math.min(
         positiveInt(r.minPollIntervalMs, 20, 'relay.minPollIntervalMs'),
