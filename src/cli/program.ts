@@ -7,7 +7,7 @@ import { registerParkedCommand } from './parked.js'
 import { registerPurgeCommand } from './purge.js'
 import { relayCommand } from './relay.js'
 import { registerReplayCommand } from './replay.js'
-import type { CommandRuntime } from './runtime.js'
+import { type CommandRuntime, schemaOf } from './runtime.js'
 import { registerSchemasCommand } from './schemas.js'
 import { type CliEnvironment, databaseUrlOf, loadSettings } from './settings.js'
 import { statusCommand } from './status.js'
@@ -37,7 +37,6 @@ export async function runCli(argv: readonly string[], ctx: CliContext): Promise<
     .showHelpAfterError()
 
   const global = () => program.opts<{ config?: string }>()
-  const schemaOf = (settings: { schema?: string }) => settings.schema ?? 'postbox'
 
   program
     .command('migrate')

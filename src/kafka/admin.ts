@@ -1,6 +1,6 @@
-import type { Kafka } from 'kafkajs'
 import type { CleanupPolicy } from '../catalog/types.js'
 import { UnavailableError } from '../errors.js'
+import type { KafkaClient as Kafka } from './client.js'
 
 export interface TopicSpec {
   topic: string

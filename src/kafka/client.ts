@@ -1,4 +1,9 @@
-import { Kafka, type LogEntry, logLevel } from 'kafkajs'
+import { Kafka, type LogEntry, logLevel, type Producer } from 'kafkajs'
+
+/** The kafkajs types the other Kafka modules use; this file is the only one importing kafkajs. */
+export type KafkaClient = Kafka
+export type KafkaProducer = Producer
+
 import type { Logger } from '../observe/logger.js'
 
 /** One kafkajs client per process part; its logs go through our logger. */

@@ -1,5 +1,5 @@
-import type { Kafka, Producer } from 'kafkajs'
 import { UnavailableError, UnpublishableError } from '../errors.js'
+import type { KafkaClient as Kafka, KafkaProducer as Producer } from './client.js'
 
 export interface OutgoingMessage {
   topic: string

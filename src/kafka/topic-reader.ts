@@ -1,4 +1,4 @@
-import type { Kafka } from 'kafkajs'
+import type { KafkaClient as Kafka } from './client.js'
 
 export interface ReadRecord {
   topic: string

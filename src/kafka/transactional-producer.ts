@@ -1,5 +1,5 @@
-import type { Kafka, Producer } from 'kafkajs'
 import { LeaseLostError, UnavailableError, UnpublishableError } from '../errors.js'
+import type { KafkaClient as Kafka, KafkaProducer as Producer } from './client.js'
 import type { OutgoingMessage } from './producer.js'
 
 /** Where a shard's progress is committed, atomically with its messages. */

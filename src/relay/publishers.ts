@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto'
-import type { Kafka } from 'kafkajs'
 import type { SqlExecutor } from '../db/executor.js'
 import type { Lease } from '../db/lease-queries.js'
 import type { ClaimedRow, OutboxQueries } from '../db/outbox-queries.js'
 import type { ProgressQueries } from '../db/progress-queries.js'
 import { LeaseLostError, UnpublishableError } from '../errors.js'
+import type { KafkaClient as Kafka } from '../kafka/client.js'
 import type { EventProducer, OutgoingMessage } from '../kafka/producer.js'
 import {
   connectShardProducer,
