@@ -72,6 +72,17 @@ describe('chaos', { concurrency: 1 }, () => {
     })
   })
 
+  test('a Postgres outage (every connection killed, new ones refused for 5 s) mid-stream loses nothing', async () => {
+    await scenario('postgres outage', async (world) => {
+      world.startRelay()
+      const writing = world.write(10_000, 500, { perSecond: 2000 })
+      await sleep(1500)
+      await world.databaseOutage(5000)
+      await writing
+      await world.waitUntilDrained()
+    })
+  })
+
   test('a transaction held open across a gap and committed later is published in key order', async () => {
     await scenario('open transaction gap', async (world) => {
       world.startRelay()

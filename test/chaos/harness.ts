@@ -33,6 +33,9 @@ export class ChaosWorld {
   private readonly event = chaosEvent(this.topic)
   private readonly outbox = createOutbox({ events: [this.event] })
   private readonly seqs = new Map<string, number>()
+  /** While set, the writer waits before its next transaction (it never writes into an outage). */
+  private gate: Promise<void> | null = null
+  private writerIdle: (() => void) | null = null
   private constructor(
     readonly db: { url: string; drop(): Promise<void> },
     private readonly pool: pg.Pool,
@@ -42,7 +45,10 @@ export class ChaosWorld {
   /** `relayEnv` is passed to every relay process (e.g. CHAOS_DELIVERY). */
   static async create(relayEnv: Record<string, string> = {}): Promise<ChaosWorld> {
     const db = await createMigratedDatabase('pbchaos')
-    return new ChaosWorld(db, new pg.Pool({ connectionString: db.url, max: 4 }), relayEnv)
+    const pool = new pg.Pool({ connectionString: db.url, max: 4 })
+    // Idle connections die in the outage scenario; the pool makes new ones afterwards.
+    pool.on('error', () => {})
+    return new ChaosWorld(db, pool, relayEnv)
   }
 
   async close(): Promise<void> {
@@ -97,7 +103,40 @@ export class ChaosWorld {
       }
       await this.transaction((client) => this.outbox.enqueueMany(client, this.event, rows))
       if (pause > 0) await sleep(pause)
+      if (this.gate !== null) {
+        this.writerIdle?.()
+        await this.gate
+      }
     }
+  }
+
+  /**
+   * A Postgres outage for this database: the writer pauses between transactions, every
+   * connection to the database is terminated and new ones are refused for `ms`, then allowed again.
+   */
+  async databaseOutage(ms: number): Promise<void> {
+    let reopen = () => {}
+    const writerPaused = new Promise<void>((resolve) => {
+      this.writerIdle = resolve
+    })
+    this.gate = new Promise<void>((resolve) => {
+      reopen = resolve
+    })
+    await Promise.race([writerPaused, sleep(5000)])
+    const name = new URL(this.db.url).pathname.slice(1)
+    const admin = new pg.Client({ connectionString: stack.databaseUrl })
+    await admin.connect()
+    try {
+      await admin.query(`alter database "${name}" with allow_connections false`)
+      await admin.query('select pg_terminate_backend(pid) from pg_stat_activity where datname = $1', [name])
+      await sleep(ms)
+      await admin.query(`alter database "${name}" with allow_connections true`)
+    } finally {
+      await admin.end()
+    }
+    this.gate = null
+    this.writerIdle = null
+    reopen()
   }
 
   /** Enqueues one event for `key` inside the caller's open transaction. */
