@@ -1,16 +1,9 @@
 import type { SqlExecutor } from './executor.js'
 import { quoteIdentifier } from './identifier.js'
+import type { ClaimedRow } from './outbox-queries.js'
 
-export interface OutboxRowOfTransaction {
-  id: string
-  event_id: string
-  event_type: string
-  topic: string
-  key: string
-  payload: unknown
-  headers: Record<string, string>
-  created_at: Date
-}
+/** An outbox row as its transaction wrote it: the claimed-row columns without relay state. */
+export type OutboxRowOfTransaction = Omit<ClaimedRow, 'shard' | 'attempts'>
 
 /** Queries that look at the caller's open transaction (for application tests). */
 export function transactionQueries(schemaName: string) {
