@@ -144,7 +144,12 @@ async function main() {
     await relay.start()
     t = performance.now()
     while (published < events) await new Promise((r) => setTimeout(r, 20))
-    record(`postbox relay (batch ${batchSize})`, events, (performance.now() - t) / 1000, 'claim+encode+produce+mark')
+    record(
+      `postbox relay (batch ${batchSize})`,
+      events,
+      (performance.now() - t) / 1000,
+      'claim+encode+produce+mark',
+    )
     await relay.stop()
 
     // steady-state latency: a writer commits at a fixed rate while the relay runs

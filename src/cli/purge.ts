@@ -75,19 +75,13 @@ Examples:
           return
         }
         const progress = startProgress(run.io, 'purge', matched)
-        let deleted = 0
-        let batches = 0
+        let result: { deleted: number; batches: number }
         try {
-          for (;;) {
-            const n = await q.purgeBatch(db, statuses, before, opts.batch)
-            deleted += n
-            if (n > 0) batches++
-            progress.advance(n)
-            if (n < opts.batch) break
-          }
+          result = await q.purgeAll(db, statuses, before, opts.batch, (n) => progress.advance(n))
         } finally {
           progress.stop()
         }
+        const { deleted, batches } = result
         run.io.out(
           opts.json === true
             ? JSON.stringify({ matched, deleted, batches, dryRun: false })

@@ -32,9 +32,12 @@ export async function relayCommand(
     stopping ??= relay.stop().finally(closeObservability)
     return stopping
   }
-  options.onShutdownSignal(() => {
-    logger.info({}, 'shutdown signal: finishing the batch in flight')
-    void stop()
+  const shutdownSignal = new Promise<void>((resolve) => {
+    options.onShutdownSignal(() => {
+      logger.info({}, 'shutdown signal: finishing the batch in flight')
+      resolve()
+      void stop()
+    })
   })
   // Served before start-up finishes, so /readyz can say why a relay waiting on Kafka or the registry is not ready.
   if (config.relay.httpPort !== null) {
@@ -69,13 +72,7 @@ export async function relayCommand(
     io.err('outbox drained')
     return 0
   }
-  await new Promise<void>((resolve) => {
-    const check = setInterval(() => {
-      if (stopping !== null) {
-        clearInterval(check)
-        void stopping.then(resolve)
-      }
-    }, 100)
-  })
+  await shutdownSignal
+  await stop()
   return 0
 }

@@ -213,15 +213,27 @@ export function opsQueries(schemaName: string) {
       return row?.n ?? 0
     },
 
-    /** Deletes at most `limit` purgeable rows, oldest ids first; returns how many went. */
-    async purgeBatch(
+    /**
+     * Deletes every purgeable row, oldest ids first, in batches of `batchSize`, each its own short statement, so the
+     * table is never locked for long. `onBatch` hears each batch's count.
+     */
+    async purgeAll(
       db: SqlExecutor,
       statuses: readonly PurgeableStatus[],
       before: Date | null,
-      limit: number,
+      batchSize: number,
+      onBatch: (deleted: number) => void = () => {},
     ) {
-      const [row] = await db.query<{ n: number }>(purgeBatchSql, [statuses, before, limit])
-      return row?.n ?? 0
+      let deleted = 0
+      let batches = 0
+      for (;;) {
+        const [row] = await db.query<{ n: number }>(purgeBatchSql, [statuses, before, batchSize])
+        const n = row?.n ?? 0
+        deleted += n
+        if (n > 0) batches++
+        onBatch(n)
+        if (n < batchSize) return { deleted, batches }
+      }
     },
 
     /** Wakes relays that LISTEN (a hint; they poll anyway). */

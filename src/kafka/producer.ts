@@ -15,6 +15,20 @@ export interface EventProducer {
   disconnect(): Promise<void>
 }
 
+/** Groups messages by topic for kafkajs's sendBatch, keeping their order within each topic. */
+export function toTopicMessages(messages: readonly OutgoingMessage[]) {
+  const byTopic = new Map<string, OutgoingMessage[]>()
+  for (const m of messages) {
+    const list = byTopic.get(m.topic) ?? []
+    list.push(m)
+    byTopic.set(m.topic, list)
+  }
+  return [...byTopic].map(([topic, list]) => ({
+    topic,
+    messages: list.map((m) => ({ key: m.key, value: m.value, headers: m.headers })),
+  }))
+}
+
 function isRetriableKafkaError(error: unknown): boolean {
   if (typeof error !== 'object' || error === null) return true
   const e = error as { retriable?: unknown; name?: unknown; type?: unknown }
@@ -59,21 +73,9 @@ export function createEventProducer(kafka: Kafka, options: { transactionalId?: s
   return {
     async send(messages) {
       if (messages.length === 0) return
-      const byTopic = new Map<string, OutgoingMessage[]>()
-      for (const m of messages) {
-        const list = byTopic.get(m.topic) ?? []
-        list.push(m)
-        byTopic.set(m.topic, list)
-      }
       const p = await connected()
       try {
-        await p.sendBatch({
-          acks: -1,
-          topicMessages: [...byTopic].map(([topic, list]) => ({
-            topic,
-            messages: list.map((m) => ({ key: m.key, value: m.value, headers: m.headers })),
-          })),
-        })
+        await p.sendBatch({ acks: -1, topicMessages: toTopicMessages(messages) })
       } catch (cause) {
         await discard()
         if (isRetriableKafkaError(cause)) {

@@ -1,6 +1,6 @@
 import { LeaseLostError, UnavailableError, UnpublishableError } from '../errors.js'
 import type { KafkaClient as Kafka, KafkaProducer as Producer } from './client.js'
-import type { OutgoingMessage } from './producer.js'
+import { type OutgoingMessage, toTopicMessages } from './producer.js'
 
 /** Where a shard's progress is committed, atomically with its messages. */
 export interface ProgressMark {
@@ -57,18 +57,10 @@ export async function connectShardProducer(
   }
   return {
     async publishAtomically(messages, progress) {
-      const byTopic = new Map<string, OutgoingMessage[]>()
-      for (const m of messages) byTopic.set(m.topic, [...(byTopic.get(m.topic) ?? []), m])
       let transaction: Awaited<ReturnType<Producer['transaction']>> | null = null
       try {
         transaction = await producer.transaction()
-        await transaction.sendBatch({
-          acks: -1,
-          topicMessages: [...byTopic].map(([topic, list]) => ({
-            topic,
-            messages: list.map((m) => ({ key: m.key, value: m.value, headers: m.headers })),
-          })),
-        })
+        await transaction.sendBatch({ acks: -1, topicMessages: toTopicMessages(messages) })
         await transaction.sendOffsets({
           consumerGroupId: progress.groupId,
           topics: [

@@ -33,12 +33,7 @@ export function scheduleRetention(plan: RetentionPlan, logger: Logger): Schedule
       try {
         const db = executorFor(client)
         const before = new Date(Date.now() - plan.sentOlderThanMs)
-        let deleted = 0
-        for (;;) {
-          const n = await purge.purgeBatch(db, ['sent'], before, plan.batchSize)
-          deleted += n
-          if (n < plan.batchSize) break
-        }
+        const { deleted } = await purge.purgeAll(db, ['sent'], before, plan.batchSize)
         if (deleted > 0) logger.info({ deleted, before: before.toISOString() }, 'retention: purged sent rows')
       } finally {
         await client.query('select pg_advisory_unlock(hashtext($1))', [lockKey])
