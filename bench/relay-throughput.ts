@@ -8,8 +8,9 @@ import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry'
 import { Kafka, logLevel } from 'kafkajs'
 import knexFactory from 'knex'
 import pg from 'pg'
-import { createOutbox, defineEvent, migrate, Relay, resolveConfig } from '../src/index.js'
+import { createOutbox, defineEvent } from '../src/index.js'
 import { silentLogger } from '../src/observe/logger.js'
+import { migrate, Relay, resolveConfig } from '../src/relay-api.js'
 
 const args = process.argv.slice(2)
 const option = (name: string, fallback: number) =>

@@ -1,8 +1,9 @@
+// The write path: what a service that only enqueues needs. Nothing here may load the relay's
+// dependencies (Kafka, the registry client, knex, node-cron, prom-client, pino); those live
+// behind 'postbox/relay' (src/relay-api.ts).
 export { defineEvent, type EventDefinition, type EventOptions } from './catalog/define-event.js'
 export type { AvroSchema, BackfillSource, CleanupPolicy, Compatibility, EventKey } from './catalog/types.js'
-export { type PostboxSettings, type RelaySettings, type ResolvedConfig, resolveConfig } from './config.js'
 export type { SqlClient } from './db/executor.js'
-export { type MigrateResult, migrate } from './db/migrate.js'
 export {
   createOutbox,
   type EnqueueOptions,
@@ -21,13 +22,3 @@ export {
   UnpublishableError,
   ValidationError,
 } from './errors.js'
-export { type RelayHttpOptions, type RelayHttpServer, serveRelayHttp } from './observe/http-server.js'
-export type { Logger, LogLevel } from './observe/logger.js'
-export { createRelayMetrics, type RelayMetrics, type RelayMetricsOptions } from './observe/metrics.js'
-export {
-  type BatchReport,
-  Relay,
-  type RelayHealth,
-  type RelayHooks,
-  type StallReason,
-} from './relay/relay.js'

@@ -2,7 +2,7 @@
 // from Kafka with an independent consumer that decodes through the schema registry.
 import { spawn } from 'node:child_process'
 import knexFactory from 'knex'
-import { migrate } from '../../src/index.js'
+import { migrate } from '../../src/relay-api.js'
 import { readPublished } from '../../src/testing.js'
 import { OrderService } from './order-service.js'
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import pg from 'pg'
-import type { Relay } from '../../src/index.js'
+import type { Relay } from '../../src/relay-api.js'
 import { runPostbox } from '../support/cli.js'
 import { type OrderRow, orderEvent } from '../support/events.js'
 import { outboxFor, readTopic, startRelay } from '../support/relay.js'

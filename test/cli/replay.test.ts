@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import pg from 'pg'
-import type { Relay } from '../../src/index.js'
+import type { Relay } from '../../src/relay-api.js'
 import type { PublishedEvent } from '../../src/testing.js'
 import { runPostbox } from '../support/cli.js'
 import { orderEvent } from '../support/events.js'

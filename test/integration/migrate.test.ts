@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { knownMigrations } from '../../src/db/migrate.js'
-import { ConfigError, MigrationError, migrate } from '../../src/index.js'
+import { ConfigError, MigrationError } from '../../src/index.js'
+import { migrate } from '../../src/relay-api.js'
 import { createTestDatabase, queryRows } from '../support/stack.js'
 
 describe('migrate', () => {

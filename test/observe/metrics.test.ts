@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import knexFactory, { type Knex } from 'knex'
+import { silentLogger } from '../../src/observe/logger.js'
 import {
   createRelayMetrics,
   type PostboxSettings,
@@ -9,8 +10,7 @@ import {
   type RelaySettings,
   resolveConfig,
   serveRelayHttp,
-} from '../../src/index.js'
-import { silentLogger } from '../../src/observe/logger.js'
+} from '../../src/relay-api.js'
 import { type OrderRow, orderEvent } from '../support/events.js'
 import { httpGet, sampleValue } from '../support/prometheus.js'
 import { outboxFor, relaySettings } from '../support/relay.js'

@@ -1,11 +1,6 @@
-import {
-  createOutbox,
-  type PostboxSettings,
-  Relay,
-  type RelaySettings,
-  resolveConfig,
-} from '../../src/index.js'
+import { createOutbox } from '../../src/index.js'
 import { silentLogger } from '../../src/observe/logger.js'
+import { type PostboxSettings, Relay, type RelaySettings, resolveConfig } from '../../src/relay-api.js'
 import { readPublished } from '../../src/testing.js'
 import { stack } from './stack.js'
 

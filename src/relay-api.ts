@@ -1,0 +1,14 @@
+// The relay side, published as 'postbox/relay': the daemon, its configuration, migrations,
+// metrics and HTTP endpoints. Event definitions and errors come from 'postbox'.
+export { type PostboxSettings, type RelaySettings, type ResolvedConfig, resolveConfig } from './config.js'
+export { type MigrateResult, migrate } from './db/migrate.js'
+export { type RelayHttpOptions, type RelayHttpServer, serveRelayHttp } from './observe/http-server.js'
+export type { Logger, LogLevel } from './observe/logger.js'
+export { createRelayMetrics, type RelayMetrics, type RelayMetricsOptions } from './observe/metrics.js'
+export {
+  type BatchReport,
+  Relay,
+  type RelayHealth,
+  type RelayHooks,
+  type StallReason,
+} from './relay/relay.js'
