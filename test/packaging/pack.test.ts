@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url'
 import { createTestDatabase, queryRows } from '../support/stack.js'
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
+const fixtures = join(repo, 'test/packaging/fixtures')
 const tsc = join(dirname(createRequire(import.meta.url).resolve('typescript/package.json')), 'bin/tsc')
 
 function run(command: string, args: string[], cwd: string, env: Record<string, string> = {}) {
@@ -60,6 +61,8 @@ describe('the npm package works from a project outside this repository', () => {
       'dist/bin/postbox.js',
       'dist/src/index.js',
       'dist/src/index.d.ts',
+      'dist/src/relay-api.js',
+      'dist/src/relay-api.d.ts',
       'dist/src/testing.js',
       'dist/src/testing.d.ts',
       'migrations/0001_outbox.sql',
@@ -86,10 +89,11 @@ describe('the npm package works from a project outside this repository', () => {
       assert.match(help.stdout, new RegExp(`^\\s+${command}\\b`, 'm'))
   })
 
-  test('an ES module imports the library from "postbox" and the helpers from "postbox/testing", and nothing else', () => {
+  test('an ES module imports the write path from "postbox", the relay from "postbox/relay" and the helpers from "postbox/testing", and nothing else', () => {
     writeFileSync(
       join(project, 'use.mjs'),
-      `import { createOutbox, defineEvent, Relay, serveRelayHttp } from 'postbox'
+      `import { createOutbox, defineEvent } from 'postbox'
+import { Relay, serveRelayHttp } from 'postbox/relay'
 import { outboxRowsIn, readPublished, waitForPublished } from 'postbox/testing'
 const Placed = defineEvent({
   type: 'order.placed', topic: 'orders.v1', key: (o) => String(o.id),
@@ -127,7 +131,10 @@ await import('postbox/dist/src/relay/relay.js').catch((e) => console.log(e.code)
     )
     writeFileSync(
       join(project, 'check.ts'),
-      `import { createOutbox, defineEvent, type PostboxSettings, Relay, resolveConfig, type SqlClient } from 'postbox'
+      `import { createOutbox, defineEvent, type SqlClient } from 'postbox'
+// @ts-expect-error the relay is not part of the write path
+import { Relay as NotOnTheWritePath } from 'postbox'
+import { type PostboxSettings, Relay, resolveConfig } from 'postbox/relay'
 import { outboxRowsIn, type PublishedEvent, waitForPublished } from 'postbox/testing'
 
 interface OrderRow { id: number; total_cents: number }
@@ -153,6 +160,54 @@ place(42)
     )
     const result = run(process.execPath, [tsc, '-p', 'tsconfig.json'], project)
     assert.equal(result.status, 0, result.stdout + result.stderr)
+  })
+
+  /** Imports one entry in a fresh node process that records every package the import loads. */
+  function importEntry(entry: string): { exports: string[]; packages: string[] } {
+    copyFileSync(join(fixtures, 'import-entry.mjs'), join(project, 'import-entry.mjs'))
+    const log = join(work, `resolved-${entry.replace('/', '-')}.log`)
+    const result = run(
+      process.execPath,
+      ['import-entry.mjs', entry, join(fixtures, 'resolve-hook.mjs'), log],
+      project,
+    )
+    assert.equal(result.status, 0, result.stderr)
+    return JSON.parse(result.stdout) as { exports: string[]; packages: string[] }
+  }
+
+  const relayOnly = [
+    'kafkajs',
+    '@kafkajs/confluent-schema-registry',
+    'protobufjs',
+    'ajv',
+    'mappersmith',
+    'knex',
+    'node-cron',
+    'prom-client',
+    'pino',
+  ]
+
+  test('importing "postbox" loads no Kafka client, registry client, knex, node-cron, prom-client or pino', () => {
+    const { exports, packages } = importEntry('postbox')
+    assert.ok(exports.includes('createOutbox'), exports.join(' '))
+    assert.deepEqual(
+      packages.filter((p) => relayOnly.includes(p)),
+      [],
+      `"postbox" loaded: ${packages.join(' ')}`,
+    )
+  })
+
+  // Proves the recording sees both what our modules import and what CommonJS packages require.
+  test('importing "postbox/relay" loads kafkajs and the registry client with its protobufjs', () => {
+    const { exports, packages } = importEntry('postbox/relay')
+    assert.ok(exports.includes('Relay'), exports.join(' '))
+    for (const name of ['kafkajs', '@kafkajs/confluent-schema-registry', 'protobufjs'])
+      assert.ok(packages.includes(name), `"postbox/relay" loaded: ${packages.join(' ')}`)
+  })
+
+  test('importing "postbox/testing" gives the test helpers', () => {
+    const { exports } = importEntry('postbox/testing')
+    assert.deepEqual(exports, ['outboxRowsIn', 'readPublished', 'waitForPublished'])
   })
 
   test('`postbox migrate` from the installed package finds its migrations and migrates a fresh database', async () => {
