@@ -1,8 +1,10 @@
 // Runs every test file under test/ with Node's test runner (TypeScript through tsx).
 // Files run one at a time: the chaos suite stops and restarts the shared broker and registry.
+// test/unit runs first, in a run of its own (the runner orders the files it is given by name):
+// it needs no Postgres, Kafka or registry, so its failures show before the slow tiers start.
 import { spawnSync } from 'node:child_process'
 import { readdirSync, statSync } from 'node:fs'
-import { join } from 'node:path'
+import { join, relative, resolve, sep } from 'node:path'
 
 function testFiles(dir) {
   return readdirSync(dir)
@@ -14,11 +16,19 @@ function testFiles(dir) {
     .sort()
 }
 
+function runFiles(files) {
+  if (files.length === 0) return 0
+  const result = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=spec', ...files],
+    { stdio: 'inherit' },
+  )
+  return result.status ?? 1
+}
+
 const only = process.argv.slice(2)
 const files = only.length > 0 ? only : testFiles('test')
-const result = spawnSync(
-  process.execPath,
-  ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=spec', ...files],
-  { stdio: 'inherit' },
-)
-process.exit(result.status ?? 1)
+const isUnit = (path) => relative('.', resolve(path)).startsWith(join('test', 'unit') + sep)
+const unitStatus = runFiles(files.filter(isUnit))
+const restStatus = runFiles(files.filter((path) => !isUnit(path)))
+process.exit(unitStatus !== 0 ? unitStatus : restStatus)
