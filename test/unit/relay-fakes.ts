@@ -213,6 +213,8 @@ export class FakeKafka implements KafkaConnection {
   readonly committed = new Map<number, string>()
   readonly topics: TopicSpec[] = []
   readonly sends: number[] = []
+  /** Every publish attempt, failed or not. */
+  attempts = 0
   refuse: (message: OutgoingMessage) => boolean = () => false
   outage: Error | null = null
   /** The next transaction commits, then its producer reports a failure (the outcome looks unknown). */
@@ -220,6 +222,7 @@ export class FakeKafka implements KafkaConnection {
   private readonly epochs = new Map<string, number>()
 
   private check(messages: readonly OutgoingMessage[]): void {
+    this.attempts++
     if (this.outage !== null) throw this.outage
     if (messages.some(this.refuse))
       throw new UnpublishableError('Kafka refused the record (MESSAGE_TOO_LARGE)')
