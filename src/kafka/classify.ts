@@ -36,8 +36,9 @@ function protocolFailure(error: unknown): ProtocolFailure | null {
   return null
 }
 
-function errorName(error: unknown): string {
-  return error instanceof Error ? error.name : typeof error
+/** The broker's error type when there is one (e.g. TOPIC_AUTHORIZATION_FAILED), else the error's name. */
+export function kafkaFailureName(error: unknown): string {
+  return protocolFailure(error)?.type ?? (error instanceof Error ? error.name : typeof error)
 }
 
 /**
@@ -59,5 +60,5 @@ export function classifyKafkaError(error: unknown, doing: string): PostboxError 
     }
     return new UnavailableError('kafka', `${doing} failed (${failure.type})`, { cause: error })
   }
-  return new UnavailableError('kafka', `${doing} failed (${errorName(error)})`, { cause: error })
+  return new UnavailableError('kafka', `${doing} failed (${kafkaFailureName(error)})`, { cause: error })
 }

@@ -1,7 +1,7 @@
 import { Kafka, type LogEntry, logLevel, type Producer, type Transaction } from 'kafkajs'
 import { UnavailableError } from '../errors.js'
 import type { Logger } from '../observe/logger.js'
-import { classifyKafkaError } from './classify.js'
+import { classifyKafkaError, kafkaFailureName } from './classify.js'
 import type {
   EventProducer,
   KafkaConnection,
@@ -209,7 +209,7 @@ export function kafkaClient(brokers: readonly string[], clientId: string, logger
       await admin.connect()
       return await work(admin)
     } catch (cause) {
-      throw new UnavailableError('kafka', `${doing} failed`, { cause })
+      throw new UnavailableError('kafka', `${doing} failed (${kafkaFailureName(cause)})`, { cause })
     } finally {
       await admin.disconnect().catch(() => {})
     }
