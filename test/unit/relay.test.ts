@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import type { RelaySettings } from '../../src/config.js'
-import { resolveConfig, UnavailableError } from '../../src/index.js'
+import { type RelaySettings, resolveConfig } from '../../src/config.js'
+import { UnavailableError } from '../../src/errors.js'
 import { type BatchReport, Relay } from '../../src/relay/relay.js'
 import { type OrderRow, orderEvent } from '../support/events.js'
 import {
