@@ -280,8 +280,7 @@ export class Relay {
       return rows.length
     }
     const outcome = await publisher.publish(batch, blocked)
-    let parked = parkedEarly
-    for (const { row, error } of outcome.refused) if (await this.park(row, error, blocked)) parked++
+    const parked = parkedEarly + (await this.parkRefused(outcome.refused, blocked))
     await this.markAndFence(publisher, outcome)
     this.report(trigger, outcome.sent, parked)
     this.logger.debug({ claimed: rows.length, published: outcome.sent.length, parked }, 'batch done')
@@ -340,6 +339,15 @@ export class Relay {
       'parked a row that cannot be published; later rows of its key wait (postbox parked retry|skip)',
     )
     return true
+  }
+
+  /** Parks the rows Kafka refused; returns how many were parked. */
+  private async parkRefused(refused: PublishOutcome['refused'], blocked: BlockedKeys): Promise<number> {
+    let parked = 0
+    for (const { row, error } of refused) {
+      if (await this.park(row, error, blocked)) parked++
+    }
+    return parked
   }
 
   /** Marks published rows sent under the leases held; shards fenced in Kafka or Postgres are dropped. */
