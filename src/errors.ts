@@ -96,3 +96,10 @@ export function describeError(error: unknown): string {
   }
   return String(error)
 }
+
+/** A newer producer took over this producer's transactional id; its shard must be taken over afresh. */
+export class FencedError extends PostboxError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super('POSTBOX_FENCED', message, { ...options, retriable: true })
+  }
+}

@@ -1,7 +1,6 @@
 import { executorFor, type SqlClient } from './db/executor.js'
 import { transactionQueries } from './db/transaction-queries.js'
 import { kafkaClient } from './kafka/client.js'
-import { readTopic } from './kafka/topic-reader.js'
 import { silentLogger } from './observe/logger.js'
 import { unframe } from './schema/codec.js'
 import { createRegistryClient } from './schema/registry.js'
@@ -37,7 +36,7 @@ export async function readPublished(
 ): Promise<PublishedEvent[]> {
   const kafka = kafkaClient(connection.brokers, 'postbox-testing', silentLogger)
   const registry = createRegistryClient(connection.registryUrl)
-  const records = await readTopic(kafka, topic, { timeoutMs: options.timeoutMs })
+  const records = await kafka.readTopic(topic, { timeoutMs: options.timeoutMs })
   const out: PublishedEvent[] = []
   for (const r of records) {
     const key =

@@ -1,14 +1,192 @@
-import { Kafka, type LogEntry, logLevel, type Producer } from 'kafkajs'
-
-/** The kafkajs types the other Kafka modules use; this file is the only one importing kafkajs. */
-export type KafkaClient = Kafka
-export type KafkaProducer = Producer
-
+import { Kafka, type LogEntry, logLevel, type Producer, type Transaction } from 'kafkajs'
+import { UnavailableError } from '../errors.js'
 import type { Logger } from '../observe/logger.js'
+import { classifyKafkaError, kafkaFailureName } from './classify.js'
+import type {
+  EventProducer,
+  KafkaConnection,
+  OutgoingMessage,
+  ReadOptions,
+  ReadRecord,
+  ShardProducer,
+  TopicSpec,
+} from './ports.js'
+
+/** The kafkajs implementation of our Kafka port; the only module that imports kafkajs. */
+export interface KafkaClient extends KafkaConnection {
+  /** Reads every record of a topic present when called (for tooling and tests). */
+  readTopic(topic: string, options?: ReadOptions): Promise<ReadRecord[]>
+}
+
+/** Groups messages by topic for kafkajs's sendBatch, keeping their order within each topic. */
+function toTopicMessages(messages: readonly OutgoingMessage[]) {
+  const byTopic = new Map<string, OutgoingMessage[]>()
+  for (const m of messages) {
+    const list = byTopic.get(m.topic) ?? []
+    list.push(m)
+    byTopic.set(m.topic, list)
+  }
+  return [...byTopic].map(([topic, list]) => ({
+    topic,
+    messages: list.map((m) => ({ key: m.key, value: m.value, headers: m.headers })),
+  }))
+}
+
+function producerOptions(transactionalId?: string) {
+  return {
+    idempotent: true,
+    // kafkajs implements idempotence on the original KIP-98 rules: one request in flight keeps order.
+    maxInFlightRequests: 1,
+    allowAutoTopicCreation: false,
+    ...(transactionalId === undefined ? {} : { transactionalId, transactionTimeout: 30_000 }),
+  }
+}
+
+function idempotentProducer(kafka: Kafka): EventProducer {
+  let producer: Producer | null = null
+
+  const connected = async (): Promise<Producer> => {
+    if (producer !== null) return producer
+    const created = kafka.producer(producerOptions())
+    try {
+      await created.connect()
+    } catch (cause) {
+      await created.disconnect().catch(() => {})
+      throw classifyKafkaError(cause, 'connecting the producer')
+    }
+    producer = created
+    return created
+  }
+
+  // After a failed send the idempotent producer's sequence state is suspect: start a fresh one.
+  const discard = async () => {
+    const old = producer
+    producer = null
+    await old?.disconnect().catch(() => {})
+  }
+
+  return {
+    async send(messages) {
+      if (messages.length === 0) return
+      const p = await connected()
+      try {
+        await p.sendBatch({ acks: -1, topicMessages: toTopicMessages(messages) })
+      } catch (cause) {
+        await discard()
+        throw classifyKafkaError(cause, 'publishing')
+      }
+    },
+    close: discard,
+  }
+}
+
+async function transactionalProducer(kafka: Kafka, transactionalId: string): Promise<ShardProducer> {
+  const producer = kafka.producer(producerOptions(transactionalId))
+  try {
+    await producer.connect()
+  } catch (cause) {
+    await producer.disconnect().catch(() => {})
+    throw classifyKafkaError(cause, `starting the transactional producer ${transactionalId}`)
+  }
+  return {
+    async publishAtomically(messages, progress) {
+      let transaction: Transaction | null = null
+      try {
+        transaction = await producer.transaction()
+        await transaction.sendBatch({ acks: -1, topicMessages: toTopicMessages(messages) })
+        await transaction.sendOffsets({
+          consumerGroupId: progress.groupId,
+          topics: [
+            {
+              topic: progress.topic,
+              partitions: [
+                { partition: progress.partition, offset: progress.offset, metadata: progress.metadata },
+              ],
+            },
+          ] as never,
+        })
+        await transaction.commit()
+      } catch (cause) {
+        if (transaction?.isActive()) await transaction.abort().catch(() => {})
+        throw classifyKafkaError(cause, `publishing in transaction ${transactionalId}`)
+      }
+    },
+    close: () => producer.disconnect().catch(() => {}),
+  }
+}
+
+/**
+ * Reads every record of a topic present when called (up to the high watermarks), with a
+ * throwaway consumer group. Used by the demo, the test helpers and `postbox` tooling.
+ */
+async function readTopicWith(kafka: Kafka, topic: string, options: ReadOptions): Promise<ReadRecord[]> {
+  const admin = kafka.admin()
+  await admin.connect()
+  const watermarks = await admin.fetchTopicOffsets(topic).finally(() => admin.disconnect())
+  const remaining = new Map(
+    watermarks
+      .filter((w) => BigInt(w.high) > BigInt(w.low))
+      .map((w) => [w.partition, BigInt(w.high)] as const),
+  )
+  if (remaining.size === 0) return []
+
+  const consumer = kafka.consumer({
+    groupId: `postbox-reader-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}`,
+    readUncommitted: options.isolation === 'read_uncommitted',
+  })
+  const records: ReadRecord[] = []
+  await consumer.connect()
+  try {
+    await consumer.subscribe({ topics: [topic], fromBeginning: true })
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`reading ${topic} timed out with ${records.length} records read`)),
+        options.timeoutMs ?? 30_000,
+      )
+      const reached = (partition: number, lastOffset: string) => {
+        const high = remaining.get(partition)
+        if (high !== undefined && BigInt(lastOffset) + 1n >= high) remaining.delete(partition)
+        if (remaining.size === 0) {
+          clearTimeout(timer)
+          resolve()
+        }
+      }
+      // Transaction markers take offsets but are never handed to eachMessage; the batch event
+      // reports them, so a partition ending in a commit marker still counts as read.
+      consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) =>
+        reached(payload.partition, payload.lastOffset),
+      )
+      consumer
+        .run({
+          eachMessage: async ({ partition, message }) => {
+            if (!remaining.has(partition)) return
+            const headers: Record<string, string> = {}
+            for (const [name, value] of Object.entries(message.headers ?? {})) {
+              if (value !== undefined) headers[name] = Array.isArray(value) ? String(value[0]) : String(value)
+            }
+            records.push({
+              topic,
+              partition,
+              offset: message.offset,
+              key: message.key,
+              value: message.value,
+              headers,
+              timestamp: message.timestamp,
+            })
+            reached(partition, message.offset)
+          },
+        })
+        .catch(reject)
+    })
+  } finally {
+    await consumer.disconnect()
+  }
+  return records.sort((a, b) => a.partition - b.partition || Number(BigInt(a.offset) - BigInt(b.offset)))
+}
 
 /** One kafkajs client per process part; its logs go through our logger. */
-export function kafkaClient(brokers: readonly string[], clientId: string, logger: Logger): Kafka {
-  return new Kafka({
+export function kafkaClient(brokers: readonly string[], clientId: string, logger: Logger): KafkaClient {
+  const kafka = new Kafka({
     clientId,
     brokers: [...brokers],
     connectionTimeout: 3000,
@@ -24,4 +202,51 @@ export function kafkaClient(brokers: readonly string[], clientId: string, logger
         logger.debug({ kafka: namespace, kafkaLevel: level, ...extra }, `kafka: ${message}`)
       },
   })
+
+  const withAdmin = async <T>(doing: string, work: (admin: ReturnType<Kafka['admin']>) => Promise<T>) => {
+    const admin = kafka.admin()
+    try {
+      await admin.connect()
+      return await work(admin)
+    } catch (cause) {
+      throw new UnavailableError('kafka', `${doing} failed (${kafkaFailureName(cause)})`, { cause })
+    } finally {
+      await admin.disconnect().catch(() => {})
+    }
+  }
+
+  return {
+    producer: () => idempotentProducer(kafka),
+    shardProducer: (transactionalId) => transactionalProducer(kafka, transactionalId),
+
+    ensureTopics: (specs: readonly TopicSpec[]) =>
+      withAdmin('creating topics', async (admin) => {
+        const existing = new Set(await admin.listTopics())
+        const missing = specs.filter((s) => !existing.has(s.topic))
+        if (missing.length > 0) {
+          await admin.createTopics({
+            waitForLeaders: true,
+            topics: missing.map((s) => ({
+              topic: s.topic,
+              numPartitions: s.partitions,
+              replicationFactor: -1,
+              configEntries: [{ name: 'cleanup.policy', value: s.cleanupPolicy }],
+            })),
+          })
+        }
+        return missing.map((s) => s.topic)
+      }),
+
+    committedProgress: (groupId, topic) =>
+      withAdmin('reading shard progress', async (admin) => {
+        const [offsets] = await admin.fetchOffsets({ groupId, topics: [topic] })
+        const tokens = new Map<number, string>()
+        for (const p of offsets?.partitions ?? []) {
+          if (p.metadata) tokens.set(p.partition, p.metadata)
+        }
+        return tokens
+      }),
+
+    readTopic: (topic, options = {}) => readTopicWith(kafka, topic, options),
+  }
 }

@@ -2,7 +2,7 @@ import type { Catalog } from '../catalog/catalog.js'
 import { checkKey, mapStoredRow } from '../catalog/map-event.js'
 import type { ClaimedRow } from '../db/outbox-queries.js'
 import { UnpublishableError } from '../errors.js'
-import type { OutgoingMessage } from '../kafka/producer.js'
+import type { OutgoingMessage } from '../kafka/ports.js'
 import { frame } from '../schema/codec.js'
 
 export interface SchemaIds {
@@ -33,7 +33,7 @@ export function encodeRow(
     try {
       key = frame(ids.key, event.keyCodec.encode(checkKey(event, row.key)))
     } catch (cause) {
-      throw new UnpublishableError(`key of ${event.type} cannot be encoded: ${String(cause)}`, { cause })
+      throw new UnpublishableError(`key of ${event.type} cannot be encoded`, { cause })
     }
   }
 

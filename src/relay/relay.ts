@@ -1,41 +1,32 @@
 import { hostname } from 'node:os'
 import type { ResolvedConfig } from '../config.js'
-import { leaseQueries, oldestOpenTransaction } from '../db/lease-queries.js'
-import { type ClaimedRow, outboxQueries } from '../db/outbox-queries.js'
-import { type Database, isRetriablePgError, type Listener, listen, openDatabase } from '../db/pool.js'
-import { progressQueries } from '../db/progress-queries.js'
+import type { ClaimedRow } from '../db/outbox-queries.js'
 import { notifyChannel } from '../enqueue.js'
 import { describeError, isRetriable, UnavailableError, UnpublishableError } from '../errors.js'
-import { ensureTopics } from '../kafka/admin.js'
-import { kafkaClient } from '../kafka/client.js'
-import { createEventProducer } from '../kafka/producer.js'
+import type { KafkaConnection } from '../kafka/ports.js'
 import { createLogger, type Logger } from '../observe/logger.js'
-import { createRegistryClient } from '../schema/registry.js'
 import { Backoff } from './backoff.js'
+import { BlockedKeys } from './blocked-keys.js'
+import { databaseFromConfig, kafkaFromConfig, registryFromConfig } from './defaults.js'
+import { Degradation } from './degradation.js'
 import { encodeRow, type SchemaIds } from './encode-row.js'
+import { ExactlyOncePublisher } from './exactly-once-publisher.js'
 import { ShardLeases } from './leases.js'
 import {
-  atLeastOncePublisher,
-  type Encoded,
-  exactlyOncePublisher,
-  orderingKey,
-  type Publisher,
-} from './publishers.js'
+  type Clock,
+  type Listener,
+  type RelayDatabase,
+  type RelayQueries,
+  relayQueries,
+  type SchemaIdResolver,
+  systemClock,
+} from './ports.js'
+import { AtLeastOncePublisher, type Encoded, type Publisher, type PublishOutcome } from './publishers.js'
 import { type ScheduledJob, scheduleRetention } from './schedule.js'
+import { type StallReason, StallWatch } from './stall.js'
 import { Wakeup } from './wakeup.js'
 
-/** What the relay is waiting on, when it is: an open transaction holding back settled rows. */
-export interface StallReason {
-  pendingRows: number
-  oldestSeconds: number
-  transaction: {
-    pid: number
-    state: string | null
-    ageSeconds: number
-    queryStart: Date | null
-    query: string | null
-  } | null
-}
+export type { StallReason }
 
 export interface RelayHealth {
   running: boolean
@@ -58,36 +49,56 @@ export interface RelayHooks {
   onBatch?(report: BatchReport): void
 }
 
+/** What a Relay is built from; each part left out is built from the config. */
+export interface RelayParts {
+  db?: RelayDatabase
+  kafka?: KafkaConnection
+  registry?: SchemaIdResolver
+  /** The named queries run on `db` (default: the SQL in src/db/ for the config's schema). */
+  queries?: RelayQueries
+  logger?: Logger
+  clock?: Clock
+  hooks?: RelayHooks
+}
+
 /** Claims settled outbox rows, maps and encodes them, publishes them to Kafka and marks them sent. */
 export class Relay {
   private readonly logger: Logger
-  private readonly db: Database
-  private readonly outbox
+  private readonly db: RelayDatabase
+  private readonly kafka: KafkaConnection
+  private readonly registry: SchemaIdResolver
+  private readonly queries: RelayQueries
+  private readonly clock: Clock
+  private readonly hooks: RelayHooks
   private readonly leases: ShardLeases
   private readonly wakeup = new Wakeup()
   private readonly backoff: Backoff
+  private readonly degradation: Degradation
+  private readonly stall: StallWatch
   private publisher: Publisher | null = null
   private retention: ScheduledJob | null = null
   private listener: Listener | null = null
   private schemaIds = new Map<string, SchemaIds>()
   private loop: Promise<void> | null = null
   private running = false
-  private degraded: string | null = 'starting'
-  private stall: StallReason | null = null
-  private lastStallCheck = 0
 
   constructor(
     private readonly config: ResolvedConfig,
-    options: { logger?: Logger; hooks?: RelayHooks } = {},
+    parts: RelayParts = {},
   ) {
-    this.logger = (options.logger ?? createLogger(config.logLevel)).child({ relay: config.relay.id })
-    this.hooks = options.hooks ?? {}
-    this.db = openDatabase(config.databaseUrl, `postbox-relay ${config.relay.id}`)
-    this.outbox = outboxQueries(config.schema)
+    this.logger = (parts.logger ?? createLogger(config.logLevel)).child({ relay: config.relay.id })
+    this.hooks = parts.hooks ?? {}
+    this.clock = parts.clock ?? systemClock
+    this.db = parts.db ?? databaseFromConfig(config)
+    this.kafka = parts.kafka ?? kafkaFromConfig(config, this.logger)
+    this.registry = parts.registry ?? registryFromConfig(config)
+    this.queries = parts.queries ?? relayQueries(config.schema)
     this.backoff = new Backoff(config.relay.backoff.initialMs, config.relay.backoff.maxMs)
+    this.degradation = new Degradation(this.logger, this.clock)
+    this.stall = new StallWatch(this.db, this.queries, config.relay.stallWarningMs, this.logger, this.clock)
     this.leases = new ShardLeases(
       this.db,
-      leaseQueries(config.schema),
+      this.queries.leases,
       config.relay.id,
       config.relay.leaseTtlMs,
       config.relay.heartbeatMs,
@@ -95,8 +106,6 @@ export class Relay {
       { host: hostname(), pid: process.pid },
     )
   }
-
-  private readonly hooks: RelayHooks
 
   /** Resolves schema ids, creates topics, then runs the loop in the background. Idempotent. */
   async start(): Promise<void> {
@@ -135,34 +144,29 @@ export class Relay {
   }
 
   health(): RelayHealth {
-    const stallReason =
-      this.stall === null
-        ? null
-        : `waiting on an open transaction (pid ${this.stall.transaction?.pid ?? '?'}, ${Math.round(this.stall.transaction?.ageSeconds ?? 0)} s old) before ${this.stall.pendingRows} row(s)`
+    const degraded = this.degradation.reason
     return {
       running: this.running,
-      ready: this.running && this.degraded === null,
-      reason: this.degraded ?? stallReason,
+      ready: this.running && degraded === null,
+      reason: degraded ?? this.stall.describe(),
       shards: this.leases.shards,
-      stall: this.stall,
+      stall: this.stall.current,
     }
   }
 
   private async prepare(): Promise<void> {
-    const registry = createRegistryClient(this.config.registry.url)
     const ids = new Map<string, SchemaIds>()
     for (const event of this.config.catalog.events) {
       const options = { compatibility: event.compatibility, autoRegister: this.config.relay.autoRegister }
-      const value = await registry.resolveSchemaId(event.subject, event.valueCodec.schemaText, options)
+      const value = await this.registry.resolveSchemaId(event.subject, event.valueCodec.schemaText, options)
       const key =
         event.keySubject === undefined || event.keyCodec === undefined
           ? undefined
-          : await registry.resolveSchemaId(event.keySubject, event.keyCodec.schemaText, options)
+          : await this.registry.resolveSchemaId(event.keySubject, event.keyCodec.schemaText, options)
       ids.set(event.type, { value, key })
       this.logger.info({ eventType: event.type, subject: event.subject, schemaId: value }, 'schema resolved')
     }
     this.schemaIds = ids
-    const kafka = kafkaClient(this.config.kafka.brokers, this.config.kafka.clientId, this.logger)
     if (this.config.relay.createTopics) {
       const specs = new Map(
         this.config.catalog.events.map((e) => [
@@ -170,32 +174,31 @@ export class Relay {
           { topic: e.topic, cleanupPolicy: e.cleanupPolicy, partitions: this.config.relay.topicPartitions },
         ]),
       )
-      const created = await ensureTopics(kafka, [...specs.values()])
+      const created = await this.kafka.ensureTopics([...specs.values()])
       if (created.length > 0) this.logger.info({ topics: created }, 'created topics')
     }
-    if (this.config.relay.delivery === 'exactly-once') {
-      const prefix = this.config.relay.transactionalIdPrefix
-      await ensureTopics(kafka, [
-        { topic: `${prefix}.progress`, cleanupPolicy: 'compact', partitions: await this.leases.shardTotal() },
-      ])
-      this.publisher = exactlyOncePublisher({
-        kafka,
-        db: this.db,
-        outbox: this.outbox,
-        progress: progressQueries(this.config.schema),
-        relayId: this.config.relay.id,
-        prefix,
-        logger: this.logger,
-      })
-    } else {
-      this.publisher = atLeastOncePublisher(createEventProducer(kafka))
-    }
+    this.publisher = await this.createPublisher()
+  }
+
+  private async createPublisher(): Promise<Publisher> {
+    if (this.config.relay.delivery !== 'exactly-once') return new AtLeastOncePublisher(this.kafka.producer())
+    const prefix = this.config.relay.transactionalIdPrefix
+    await this.kafka.ensureTopics([
+      { topic: `${prefix}.progress`, cleanupPolicy: 'compact', partitions: await this.leases.shardTotal() },
+    ])
+    return new ExactlyOncePublisher({
+      kafka: this.kafka,
+      db: this.db,
+      queries: this.queries,
+      relayId: this.config.relay.id,
+      prefix,
+      logger: this.logger,
+    })
   }
 
   private async startListening(): Promise<void> {
     try {
-      this.listener = await listen(
-        this.config.databaseUrl,
+      this.listener = await this.db.listen(
         notifyChannel(this.config.schema),
         () => this.wakeup.notify(),
         (error) => {
@@ -209,7 +212,7 @@ export class Relay {
     }
   }
 
-  /** Runs `step` until it succeeds or the relay stops; retriable failures back off with jitter. */
+  /** Runs `step` until it succeeds or the relay stops; failures back off with jitter. */
   private async retrying(
     what: string,
     step: () => Promise<void>,
@@ -223,15 +226,12 @@ export class Relay {
       } catch (error) {
         // At start-up a verdict (a schema the registry refuses, a bad setting) is final. In the
         // loop every failure backs off and retries the same rows, so nothing is ever dropped.
-        const retriable = isRetriable(error) || isRetriablePgError(error)
+        const retriable = isRetriable(error)
         if (options.fatalStops && !retriable) throw error
-        const delay = this.backoff.next()
-        this.degraded = `${what}: ${describeError(error)}`
-        const fields = { err: describeError(error), retryInMs: delay, attempt: this.backoff.failures }
-        if (retriable) this.logger.warn(fields, `${what} failed`)
-        else this.logger.error(fields, `${what} failed unexpectedly`)
+        const retryInMs = this.backoff.next()
+        this.degradation.failed(what, error, { retriable, retryInMs })
         if (!this.running) return
-        await this.wakeup.sleep(delay)
+        await this.wakeup.sleep(retryInMs)
         if (!this.running) return
       }
     }
@@ -249,7 +249,7 @@ export class Relay {
           if (this.config.relay.listen && this.listener === null) await this.startListening()
           await this.leases.maintain()
           claimed = await this.runBatch(trigger)
-          this.degraded = null
+          this.degradation.recovered()
         },
         { fatalStops: false },
       )
@@ -266,49 +266,95 @@ export class Relay {
     }
   }
 
-  /** One claim → map+encode → produce → mark cycle. Returns how many rows were claimed. */
+  /** One claim → encode/park → publish → mark/fence cycle. Returns how many rows were claimed. */
   private async runBatch(trigger: BatchReport['trigger']): Promise<number> {
     const publisher = this.publisher
     if (publisher === null) throw new UnavailableError('kafka', 'the relay is not started')
-    const shards = await publisher.sync(this.leases.leases)
-    if (shards.length === 0) return 0
-    const rows = await this.outbox.claimPendingBatch(this.db, shards, this.config.relay.batchSize)
-    if (rows.length === 0) {
-      await this.checkStall(shards)
-      return 0
-    }
-    this.stall = null
-
-    const batch: Encoded[] = []
-    const blockedKeys = new Set<string>()
-    let parked = 0
-    for (const row of rows) {
-      // A row whose earlier same-key row is parked (in this batch) waits behind it.
-      if (blockedKeys.has(orderingKey(row))) continue
-      try {
-        batch.push({
-          row,
-          message: encodeRow(row, this.config.catalog, this.schemaIds, this.config.relay.maxMessageBytes),
-        })
-      } catch (error) {
-        if (!(error instanceof UnpublishableError)) throw error
-        await this.park(row, error)
-        blockedKeys.add(orderingKey(row))
-        parked++
-      }
-    }
-
+    const rows = await this.claim(publisher)
+    if (rows.length === 0) return 0
+    const blocked = new BlockedKeys()
+    const { batch, parked: parkedEarly } = await this.encodeOrPark(rows, blocked)
     if (!this.leases.safeToPublish()) {
       // Our leases may have expired while we worked; renew before publishing anything.
       await this.leases.maintain(true)
       return rows.length
     }
-    const outcome = await publisher.publish(batch)
-    for (const { row, error } of outcome.refused) await this.park(row, error)
-    parked += outcome.refused.length
+    const outcome = await publisher.publish(batch, blocked)
+    const parked = parkedEarly + (await this.parkRefused(outcome.refused, blocked))
+    await this.markAndFence(publisher, outcome)
+    this.report(trigger, outcome.sent, parked)
+    this.logger.debug({ claimed: rows.length, published: outcome.sent.length, parked }, 'batch done')
+    if (outcome.failure !== undefined) throw outcome.failure
+    return rows.length
+  }
+
+  /** Claims settled rows of the shards ready to publish; with none, checks for a stall. */
+  private async claim(publisher: Publisher): Promise<ClaimedRow[]> {
+    const shards = await publisher.sync(this.leases.leases)
+    if (shards.length === 0) return []
+    const rows = await this.queries.outbox.claimPendingBatch(this.db, shards, this.config.relay.batchSize)
+    if (rows.length === 0) await this.stall.check(shards)
+    else this.stall.clear()
+    return rows
+  }
+
+  /** Maps and encodes each row; a row that cannot be published is parked and blocks its key. */
+  private async encodeOrPark(
+    rows: readonly ClaimedRow[],
+    blocked: BlockedKeys,
+  ): Promise<{ batch: Encoded[]; parked: number }> {
+    const batch: Encoded[] = []
+    let parked = 0
+    for (const row of rows) {
+      if (blocked.isBlocked(row)) continue
+      try {
+        const message = encodeRow(row, this.config.catalog, this.schemaIds, this.config.relay.maxMessageBytes)
+        batch.push({ row, message })
+      } catch (error) {
+        if (!(error instanceof UnpublishableError)) throw error
+        if (await this.park(row, error, blocked)) parked++
+      }
+    }
+    return { batch, parked }
+  }
+
+  /**
+   * Parks one row and blocks its key for this batch. A failed park never fails the batch: the row
+   * stays pending, its key waits, and the next batch tries again. Returns whether it was parked.
+   */
+  private async park(row: ClaimedRow, error: UnpublishableError, blocked: BlockedKeys): Promise<boolean> {
+    blocked.block(row)
+    const fields = { outboxId: row.id, eventType: row.event_type, key: row.key, err: describeError(error) }
+    try {
+      await this.queries.outbox.parkRow(this.db, row.id, describeError(error))
+    } catch (parkError) {
+      this.logger.error(
+        { ...fields, parkErr: describeError(parkError) },
+        'could not park a row that cannot be published; it stays pending and its key waits',
+      )
+      return false
+    }
+    this.logger.error(
+      fields,
+      'parked a row that cannot be published; later rows of its key wait (postbox parked retry|skip)',
+    )
+    return true
+  }
+
+  /** Parks the rows Kafka refused; returns how many were parked. */
+  private async parkRefused(refused: PublishOutcome['refused'], blocked: BlockedKeys): Promise<number> {
+    let parked = 0
+    for (const { row, error } of refused) {
+      if (await this.park(row, error, blocked)) parked++
+    }
+    return parked
+  }
+
+  /** Marks published rows sent under the leases held; shards fenced in Kafka or Postgres are dropped. */
+  private async markAndFence(publisher: Publisher, outcome: PublishOutcome): Promise<void> {
     this.leases.drop(outcome.lostShards, 'fenced: a newer producer holds the shard')
     const sent = outcome.sent
-    const marked = await this.outbox.markSent(
+    const marked = await this.queries.outbox.markSent(
       this.db,
       sent.map((r) => r.id),
       this.leases.leases,
@@ -320,7 +366,10 @@ export class Relay {
       this.leases.drop(lost, 'fenced: another relay holds a newer epoch')
     }
     await publisher.afterMarked([...new Set(sent.map((r) => r.shard))])
-    const now = Date.now()
+  }
+
+  private report(trigger: BatchReport['trigger'], sent: readonly ClaimedRow[], parked: number): void {
+    const now = this.clock.now()
     this.hooks.onBatch?.({
       trigger,
       published: sent.length,
@@ -331,49 +380,5 @@ export class Relay {
         latencySeconds: (now - r.created_at.getTime()) / 1000,
       })),
     })
-    this.logger.debug({ claimed: rows.length, published: sent.length, parked }, 'batch done')
-    if (outcome.failure !== undefined) throw outcome.failure
-    return rows.length
-  }
-
-  private async park(row: ClaimedRow, error: UnpublishableError): Promise<void> {
-    this.logger.error(
-      { outboxId: row.id, eventType: row.event_type, key: row.key, err: error.message },
-      'parked a row that cannot be published; later rows of its key wait (postbox parked retry|skip)',
-    )
-    await this.outbox.parkRow(this.db, row.id, error.message)
-  }
-
-  private async checkStall(shards: number[]): Promise<void> {
-    const now = Date.now()
-    if (now - this.lastStallCheck < 1000) return
-    this.lastStallCheck = now
-    const unsettled = await this.outbox.unsettledRows(this.db, shards)
-    if (unsettled.rows === 0 || (unsettled.oldestSeconds ?? 0) * 1000 < this.config.relay.stallWarningMs) {
-      this.stall = null
-      return
-    }
-    const tx = await oldestOpenTransaction(this.db)
-    const wasStalled = this.stall !== null
-    this.stall = {
-      pendingRows: unsettled.rows,
-      oldestSeconds: unsettled.oldestSeconds ?? 0,
-      transaction:
-        tx === null
-          ? null
-          : {
-              pid: tx.pid,
-              state: tx.state,
-              ageSeconds: tx.age_seconds,
-              queryStart: tx.query_start,
-              query: tx.query,
-            },
-    }
-    if (!wasStalled) {
-      this.logger.warn(
-        { ...this.stall },
-        'committed rows wait behind an open transaction that holds the xid horizon; end or commit it',
-      )
-    }
   }
 }

@@ -34,20 +34,9 @@ function statusOf(error: unknown): number | undefined {
 function translate(error: unknown, what: string): never {
   const status = statusOf(error)
   if (status === undefined || status >= 500) {
-    throw new UnavailableError(
-      'registry',
-      `${what} failed: ${error instanceof Error ? error.message : String(error)}`,
-      {
-        cause: error,
-      },
-    )
+    throw new UnavailableError('registry', `${what} failed`, { cause: error })
   }
-  throw new SchemaError(
-    `${what} failed (HTTP ${status}): ${error instanceof Error ? error.message : String(error)}`,
-    {
-      cause: error,
-    },
-  )
+  throw new SchemaError(`${what} failed (HTTP ${status})`, { cause: error })
 }
 
 export function createRegistryClient(url: string): RegistryClient {
@@ -68,7 +57,7 @@ export function createRegistryClient(url: string): RegistryClient {
         signal: AbortSignal.timeout(10_000),
       })
     } catch (cause) {
-      throw new UnavailableError('registry', `${method} ${base}${path}: ${String(cause)}`, { cause })
+      throw new UnavailableError('registry', `${method} ${base}${path} failed`, { cause })
     }
     const text = await response.text()
     const data: unknown = text === '' ? null : JSON.parse(text)

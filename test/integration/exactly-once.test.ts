@@ -112,13 +112,11 @@ describe("delivery: 'exactly-once'", () => {
 
     async function lastCommittedToken(shard: number): Promise<string> {
       const { kafkaClient } = await import('../../src/kafka/client.js')
-      const { readCommittedProgress } = await import('../../src/kafka/transactional-producer.js')
       const { silentLogger } = await import('../../src/observe/logger.js')
       const { stack } = await import('../support/stack.js')
       const dbName = new URL(db.url).pathname.slice(1)
       const prefix = `postbox.${dbName}.postbox`
-      const tokens = await readCommittedProgress(
-        kafkaClient(stack.brokers, 'test', silentLogger),
+      const tokens = await kafkaClient(stack.brokers, 'test', silentLogger).committedProgress(
         `${prefix}.progress`,
         `${prefix}.progress`,
       )

@@ -234,8 +234,7 @@ describe('relay publishes committed outbox rows to Kafka', () => {
 
 async function readRaw(topic: string, key: string): Promise<Buffer> {
   const { kafkaClient } = await import('../../src/kafka/client.js')
-  const { readTopic: raw } = await import('../../src/kafka/topic-reader.js')
-  const records = await raw(kafkaClient(stack.brokers, 'raw-reader', silentLogger), topic)
+  const records = await kafkaClient(stack.brokers, 'raw-reader', silentLogger).readTopic(topic)
   const value = records.find((r) => r.key?.toString() === key)?.value
   assert.ok(value)
   return value
