@@ -13,6 +13,7 @@ import { createLogger, type Logger } from '../observe/logger.js'
 import { createRegistryClient } from '../schema/registry.js'
 import { Backoff } from './backoff.js'
 import { encodeRow, type SchemaIds } from './encode-row.js'
+import { type FailedDependency, failedDependency } from './failed-dependency.js'
 import { ShardLeases } from './leases.js'
 import {
   atLeastOncePublisher,
@@ -54,8 +55,17 @@ export interface BatchReport {
   rows: { topic: string; eventType: string; latencySeconds: number }[]
 }
 
+/** A failed step of the relay: which dependency failed, and whether the relay backs off and retries it. */
+export interface FailureReport {
+  dependency: FailedDependency
+  retriable: boolean
+  /** False when the failure stops the relay (a verdict at start-up) or the relay is stopping. */
+  retrying: boolean
+}
+
 export interface RelayHooks {
   onBatch?(report: BatchReport): void
+  onFailure?(report: FailureReport): void
 }
 
 /** Claims settled outbox rows, maps and encodes them, publishes them to Kafka and marks them sent. */
@@ -224,6 +234,9 @@ export class Relay {
         // At start-up a verdict (a schema the registry refuses, a bad setting) is final. In the
         // loop every failure backs off and retries the same rows, so nothing is ever dropped.
         const retriable = isRetriable(error) || isRetriablePgError(error)
+        // Failure hook (metrics): report before giving up or backing off.
+        const retrying = this.running && !(options.fatalStops && !retriable)
+        this.hooks.onFailure?.({ dependency: failedDependency(error), retriable, retrying })
         if (options.fatalStops && !retriable) throw error
         const delay = this.backoff.next()
         this.degraded = `${what}: ${describeError(error)}`
