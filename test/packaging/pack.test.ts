@@ -72,7 +72,7 @@ describe('the npm package works from a project outside this repository', () => {
     project = join(work, 'app')
     const build = run('npm', ['run', 'build'], repo)
     assert.equal(build.status, 0, `npm run build failed:\n${build.stdout}${build.stderr}`)
-    // The build just ran; --ignore-scripts keeps `prepare` from compiling a second time.
+    // The build just ran; --ignore-scripts keeps `prepack` from compiling a second time.
     const pack = run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', work], repo)
     assert.equal(pack.status, 0, pack.stderr)
     const [packed] = JSON.parse(pack.stdout) as { filename: string; files: { path: string }[] }[]
