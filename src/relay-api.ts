@@ -7,6 +7,7 @@ export type { Logger, LogLevel } from './observe/logger.js'
 export { createRelayMetrics, type RelayMetrics, type RelayMetricsOptions } from './observe/metrics.js'
 export {
   type BatchReport,
+  type FailureReport,
   Relay,
   type RelayHealth,
   type RelayHooks,

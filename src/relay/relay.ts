@@ -11,6 +11,7 @@ import { databaseFromConfig, kafkaFromConfig, registryFromConfig } from './defau
 import { Degradation } from './degradation.js'
 import { encodeRow, type SchemaIds } from './encode-row.js'
 import { ExactlyOncePublisher } from './exactly-once-publisher.js'
+import { type FailedDependency, failedDependency } from './failed-dependency.js'
 import { ShardLeases } from './leases.js'
 import {
   type Clock,
@@ -45,8 +46,17 @@ export interface BatchReport {
   rows: { topic: string; eventType: string; latencySeconds: number }[]
 }
 
+/** A failed step of the relay: which dependency failed, and whether the relay backs off and retries it. */
+export interface FailureReport {
+  dependency: FailedDependency
+  retriable: boolean
+  /** False when the failure stops the relay (a verdict at start-up) or the relay is stopping. */
+  retrying: boolean
+}
+
 export interface RelayHooks {
   onBatch?(report: BatchReport): void
+  onFailure?(report: FailureReport): void
 }
 
 /** What a Relay is built from; each part left out is built from the config. */
@@ -227,6 +237,9 @@ export class Relay {
         // At start-up a verdict (a schema the registry refuses, a bad setting) is final. In the
         // loop every failure backs off and retries the same rows, so nothing is ever dropped.
         const retriable = isRetriable(error)
+        // Failure hook (metrics): report before giving up or backing off.
+        const retrying = this.running && !(options.fatalStops && !retriable)
+        this.hooks.onFailure?.({ dependency: failedDependency(error), retriable, retrying })
         if (options.fatalStops && !retriable) throw error
         const retryInMs = this.backoff.next()
         this.degradation.failed(what, error, { retriable, retryInMs })

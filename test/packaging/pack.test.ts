@@ -1,6 +1,16 @@
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import {
+  copyFileSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
@@ -22,6 +32,36 @@ function run(command: string, args: string[], cwd: string, env: Record<string, s
   return { status: result.status, stdout: result.stdout, stderr: result.stderr }
 }
 
+/** Bytes a directory takes on disk (allocated blocks), skipping the folders `skip` names. */
+function diskBytes(path: string, skip: ReadonlySet<string> = new Set()): number {
+  const stat = lstatSync(path)
+  if (!stat.isDirectory()) return stat.blocks * 512
+  return readdirSync(path)
+    .filter((name) => !skip.has(name))
+    .reduce((sum, name) => sum + diskBytes(join(path, name), skip), stat.blocks * 512)
+}
+
+/** Every installed package under node_modules (nested ones too), as name → its directories. */
+function installedPackages(nodeModules: string, found = new Map<string, string[]>()): Map<string, string[]> {
+  if (!existsSync(nodeModules)) return found
+  for (const entry of readdirSync(nodeModules)) {
+    if (entry.startsWith('.')) continue
+    const dirs = entry.startsWith('@')
+      ? readdirSync(join(nodeModules, entry)).map((name) => join(nodeModules, entry, name))
+      : [join(nodeModules, entry)]
+    for (const dir of dirs) {
+      if (!existsSync(join(dir, 'package.json'))) continue
+      const name = dir.slice(nodeModules.length + 1).replaceAll('\\', '/')
+      found.set(name, [...(found.get(name) ?? []), dir])
+      installedPackages(join(dir, 'node_modules'), found)
+    }
+  }
+  return found
+}
+
+const MB = 1024 * 1024
+const mb = (bytes: number) => Math.round((bytes / MB) * 10) / 10
+
 describe('the npm package works from a project outside this repository', () => {
   let work: string
   let project: string
@@ -32,7 +72,7 @@ describe('the npm package works from a project outside this repository', () => {
     project = join(work, 'app')
     const build = run('npm', ['run', 'build'], repo)
     assert.equal(build.status, 0, `npm run build failed:\n${build.stdout}${build.stderr}`)
-    // The build just ran; --ignore-scripts keeps `prepare` from compiling a second time.
+    // The build just ran; --ignore-scripts keeps `prepack` from compiling a second time.
     const pack = run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', work], repo)
     assert.equal(pack.status, 0, pack.stderr)
     const [packed] = JSON.parse(pack.stdout) as { filename: string; files: { path: string }[] }[]
@@ -46,7 +86,7 @@ describe('the npm package works from a project outside this repository', () => {
     )
     const install = run(
       'npm',
-      ['install', join(work, packed.filename), '--no-audit', '--no-fund', '--prefer-offline'],
+      ['install', join(work, packed.filename), '--omit=dev', '--no-audit', '--no-fund', '--prefer-offline'],
       project,
     )
     assert.equal(install.status, 0, install.stderr)
@@ -66,6 +106,7 @@ describe('the npm package works from a project outside this repository', () => {
       'dist/src/testing.js',
       'dist/src/testing.d.ts',
       'migrations/0001_outbox.sql',
+      'LICENSE',
     ]) {
       assert.ok(packedFiles.includes(path), `${path} is packed`)
     }
@@ -192,6 +233,68 @@ place(42)
   test('importing "postbox/testing" gives the test helpers', () => {
     const { exports } = importEntry('postbox/testing')
     assert.deepEqual(exports, ['outboxRowsIn', 'readPublished', 'waitForPublished'])
+  })
+
+  test('every source map in the package embeds the TypeScript it maps, since src/ is not shipped', () => {
+    const maps = packedFiles.filter((f) => f.endsWith('.js.map'))
+    assert.ok(maps.length > 0, 'the package ships source maps')
+    for (const file of maps) {
+      const map = JSON.parse(readFileSync(join(project, 'node_modules/postbox', file), 'utf8')) as {
+        sources: string[]
+        sourcesContent?: (string | null)[]
+      }
+      assert.equal(map.sourcesContent?.length, map.sources.length, `${file} embeds its sources`)
+      assert.ok(
+        map.sourcesContent?.every((source) => typeof source === 'string' && source.length > 0),
+        file,
+      )
+    }
+  })
+
+  test('the installed manifest builds in prepack (no prepare), names tsx an optional peer that is not installed, and ships the Apache-2.0 LICENSE', () => {
+    const installed = join(project, 'node_modules/postbox')
+    const manifest = JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8')) as {
+      license: string
+      scripts: Record<string, string>
+      peerDependencies: Record<string, string>
+      peerDependenciesMeta: Record<string, { optional?: boolean }>
+    }
+    assert.equal(manifest.scripts.prepare, undefined)
+    assert.match(manifest.scripts.prepack ?? '', /tsc -p tsconfig\.json/)
+    assert.ok(manifest.peerDependencies.tsx)
+    assert.equal(manifest.peerDependenciesMeta.tsx?.optional, true)
+    assert.equal(existsSync(join(project, 'node_modules/tsx')), false, 'an optional peer is not installed')
+    assert.equal(manifest.license, 'Apache-2.0')
+    assert.match(
+      readFileSync(join(installed, 'LICENSE'), 'utf8'),
+      /^\s*Apache License\s+Version 2\.0, January 2004/,
+    )
+  })
+
+  // Figures for the README ("What an install pulls in"); they are printed as test diagnostics.
+  test('an enqueue-only service installs every dependency but loads only avsc; the relay loads the rest', (t) => {
+    const nodeModules = join(project, 'node_modules')
+    const installed = installedPackages(nodeModules)
+    const packageBytes = (names: readonly string[]) =>
+      names
+        .flatMap((name) => installed.get(name) ?? [])
+        .reduce((sum, dir) => sum + diskBytes(dir, new Set(['node_modules'])), 0)
+    const writePath = importEntry('postbox').packages
+    const relay = importEntry('postbox/relay').packages
+    const figures = {
+      installedPackages: installed.size,
+      installedMB: mb(diskBytes(nodeModules)),
+      enqueueOnly: { loadedPackages: writePath.length, loadedMB: mb(packageBytes(writePath)) },
+      relay: { loadedPackages: relay.length, loadedMB: mb(packageBytes(relay)) },
+    }
+    t.diagnostic(`install and load figures: ${JSON.stringify(figures)}`)
+
+    for (const name of [...writePath, ...relay]) assert.ok(installed.has(name), `${name} is installed`)
+    // The relay's clients are regular dependencies, so an enqueue-only install carries them too.
+    for (const name of ['kafkajs', 'knex', 'pg', 'prom-client', 'pino']) assert.ok(installed.has(name), name)
+    assert.ok(figures.installedPackages > figures.relay.loadedPackages)
+    assert.ok(figures.enqueueOnly.loadedPackages < figures.relay.loadedPackages)
+    assert.ok(figures.enqueueOnly.loadedMB < figures.relay.loadedMB)
   })
 
   test('`postbox migrate` from the installed package finds its migrations and migrates a fresh database', async () => {
