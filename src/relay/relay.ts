@@ -1,10 +1,10 @@
 import { hostname } from 'node:os'
 import type { ResolvedConfig } from '../config.js'
 import { leaseQueries, oldestOpenTransaction } from '../db/lease-queries.js'
+import { notifyChannel } from '../db/notify.js'
 import { type ClaimedRow, outboxQueries } from '../db/outbox-queries.js'
-import { type Database, isRetriablePgError, type Listener, listen, openDatabase } from '../db/pool.js'
+import { type Database, type Listener, listen, openDatabase } from '../db/pool.js'
 import { progressQueries } from '../db/progress-queries.js'
-import { notifyChannel } from '../enqueue.js'
 import { describeError, isRetriable, UnavailableError, UnpublishableError } from '../errors.js'
 import { ensureTopics } from '../kafka/admin.js'
 import { kafkaClient } from '../kafka/client.js'
@@ -223,7 +223,7 @@ export class Relay {
       } catch (error) {
         // At start-up a verdict (a schema the registry refuses, a bad setting) is final. In the
         // loop every failure backs off and retries the same rows, so nothing is ever dropped.
-        const retriable = isRetriable(error) || isRetriablePgError(error)
+        const retriable = isRetriable(error)
         if (options.fatalStops && !retriable) throw error
         const delay = this.backoff.next()
         this.degraded = `${what}: ${describeError(error)}`
