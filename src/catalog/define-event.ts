@@ -63,12 +63,7 @@ export function defineEvent<TInternal, TExternal, TKey extends EventKey = string
     try {
       return compileSchema(schema)
     } catch (cause) {
-      throw new ConfigError(
-        `defineEvent(${options.type}): the ${what} schema is not valid Avro: ${String(cause)}`,
-        {
-          cause,
-        },
-      )
+      throw new ConfigError(`defineEvent(${options.type}): the ${what} schema is not valid Avro`, { cause })
     }
   }
   const backfill = options.backfill

@@ -14,14 +14,7 @@ export function toStoredSnapshot(event: AnyEventDefinition, internal: unknown): 
     if (text === undefined) throw new Error('the value is not JSON-serialisable')
     return JSON.parse(text)
   } catch (cause) {
-    throw new ValidationError(
-      event.type,
-      '(root)',
-      `the payload cannot be stored as JSON: ${String(cause)}`,
-      {
-        cause,
-      },
-    )
+    throw new ValidationError(event.type, '(root)', 'the payload cannot be stored as JSON', { cause })
   }
 }
 
@@ -46,7 +39,7 @@ export function mapToExternal(event: AnyEventDefinition, snapshot: unknown): unk
   try {
     external = event.toExternal(snapshot)
   } catch (cause) {
-    throw new ValidationError(event.type, '(mapping)', `toExternal threw: ${String(cause)}`, { cause })
+    throw new ValidationError(event.type, '(mapping)', 'toExternal threw', { cause })
   }
   const paths = event.valueCodec.invalidPaths(external)
   if (paths.length > 0) {
@@ -65,7 +58,7 @@ export function keyOf(event: AnyEventDefinition, snapshot: unknown): EventKey {
   try {
     key = event.key(snapshot)
   } catch (cause) {
-    throw new ValidationError(event.type, '(key)', `key() threw: ${String(cause)}`, { cause })
+    throw new ValidationError(event.type, '(key)', 'key() threw', { cause })
   }
   return checkKey(event, key)
 }
@@ -118,7 +111,7 @@ export function mapStoredRow(event: AnyEventDefinition, snapshot: unknown): unkn
   try {
     return mapToExternal(event, snapshot)
   } catch (cause) {
-    throw new UnpublishableError(cause instanceof Error ? cause.message : String(cause), { cause })
+    throw new UnpublishableError('the stored row cannot be mapped', { cause })
   }
 }
 

@@ -8,8 +8,10 @@ export function notifyChannel(schema: string): string {
   return `postbox_${schema}`
 }
 
-/** Sends a notification on `$1` with an empty payload. */
-export const NOTIFY_SQL = `select pg_notify($1, '')`
+/** A select that notifies the channel given by parameter `channel` (e.g. `$1`), with an empty payload. */
+export function notifySelect(channel: string): string {
+  return `select pg_notify(${channel}, '')`
+}
 
 /** LISTEN takes no parameters; the channel is derived from a validated schema name, quotes removed besides. */
 export function listenSql(channel: string): string {

@@ -1,5 +1,6 @@
 import type { SqlExecutor } from './executor.js'
 import { quoteIdentifier } from './identifier.js'
+import { publishableCondition, unsettledCondition } from './outbox-rules.js'
 
 export interface TopicStatus {
   topic: string
@@ -47,12 +48,13 @@ export function statusQueries(schemaName: string) {
         [],
       ),
 
-    /** Pending rows that a relay could publish now: settled and not behind a parked row of their key. */
+    /**
+     * Pending rows a relay publishes without an operator: publishable now, or unsettled (they become
+     * publishable when the older transactions end). Rows waiting behind a parked row are not counted.
+     */
     async publishableCount(db: SqlExecutor) {
       const [row] = await db.query<{ n: number }>(
-        `select count(*)::int as n from ${s}.outbox o
-         where o.status = 'pending'
-           and not exists (select 1 from ${s}.outbox p where p.status = 'parked' and p.topic = o.topic and p.key = o.key and p.id < o.id)`,
+        `select count(*)::int as n from ${s}.outbox o where (${publishableCondition(s, 'o')}) or (${unsettledCondition('o')})`,
         [],
       )
       return row?.n ?? 0
@@ -60,8 +62,8 @@ export function statusQueries(schemaName: string) {
 
     async unsettled(db: SqlExecutor) {
       const [row] = await db.query<{ rows: number; oldest_seconds: number | null }>(
-        `select count(*)::int as rows, extract(epoch from now() - min(created_at))::float8 as oldest_seconds
-         from ${s}.outbox where status = 'pending' and txid >= pg_snapshot_xmin(pg_current_snapshot())`,
+        `select count(*)::int as rows, extract(epoch from now() - min(o.created_at))::float8 as oldest_seconds
+         from ${s}.outbox o where ${unsettledCondition('o')}`,
         [],
       )
       return { rows: row?.rows ?? 0, oldestSeconds: row?.oldest_seconds ?? null }

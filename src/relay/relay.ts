@@ -337,11 +337,14 @@ export class Relay {
   }
 
   private async park(row: ClaimedRow, error: UnpublishableError): Promise<void> {
+    const reason = describeError(error)
+    // Fenced like markSent: when the shard's lease moved on, its new holder decides about the row.
+    if (!(await this.outbox.parkRow(this.db, row.id, reason, this.leases.leases, this.config.relay.id)))
+      return
     this.logger.error(
-      { outboxId: row.id, eventType: row.event_type, key: row.key, err: error.message },
+      { outboxId: row.id, eventType: row.event_type, key: row.key, err: reason },
       'parked a row that cannot be published; later rows of its key wait (postbox parked retry|skip)',
     )
-    await this.outbox.parkRow(this.db, row.id, error.message)
   }
 
   private async checkStall(shards: number[]): Promise<void> {
