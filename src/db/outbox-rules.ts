@@ -1,7 +1,7 @@
 /**
  * The rules that decide which outbox rows a relay may publish, each written once as a SQL
- * condition on the row aliased `row`. The claim, the `--until-drained` check, `status` and the
- * relay's stall report all build on these, so they cannot disagree.
+ * condition on a row. The claim, the `--until-drained` check, `status` and the relay's stall
+ * report all build on these, so they cannot disagree.
  *
  * `schema` is a quoted identifier (quoteIdentifier); `row` is a table alias chosen by the query.
  */
@@ -22,9 +22,17 @@ function behindParkedRow(schema: string, row: string): string {
           and parked.id < ${row}.id)`
 }
 
+/**
+ * Awaiting the relay: pending and not waiting behind a parked row, so a relay publishes it without
+ * an operator, now or once it is settled.
+ */
+export function awaitingRelayCondition(schema: string, row: string): string {
+  return `${row}.status = 'pending' and not ${behindParkedRow(schema, row)}`
+}
+
 /** Publishable: pending, settled, and not waiting behind a parked row of its topic and key. */
 export function publishableCondition(schema: string, row: string): string {
-  return `${row}.status = 'pending' and ${settled(row)} and not ${behindParkedRow(schema, row)}`
+  return `${awaitingRelayCondition(schema, row)} and ${settled(row)}`
 }
 
 /** Unsettled: pending and committed, but an older transaction is still open, so it cannot be claimed yet. */

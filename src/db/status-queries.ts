@@ -1,6 +1,6 @@
 import type { SqlExecutor } from './executor.js'
 import { quoteIdentifier } from './identifier.js'
-import { publishableCondition, unsettledCondition } from './outbox-rules.js'
+import { awaitingRelayCondition, unsettledCondition } from './outbox-rules.js'
 
 export interface TopicStatus {
   topic: string
@@ -49,12 +49,12 @@ export function statusQueries(schemaName: string) {
       ),
 
     /**
-     * Pending rows a relay publishes without an operator: publishable now, or unsettled (they become
-     * publishable when the older transactions end). Rows waiting behind a parked row are not counted.
+     * Pending rows a relay publishes without an operator, now or once they are settled (what
+     * `--until-drained` waits for). Rows waiting behind a parked row are not counted.
      */
     async publishableCount(db: SqlExecutor) {
       const [row] = await db.query<{ n: number }>(
-        `select count(*)::int as n from ${s}.outbox o where (${publishableCondition(s, 'o')}) or (${unsettledCondition('o')})`,
+        `select count(*)::int as n from ${s}.outbox o where ${awaitingRelayCondition(s, 'o')}`,
         [],
       )
       return row?.n ?? 0
