@@ -111,7 +111,9 @@ export function mapStoredRow(event: AnyEventDefinition, snapshot: unknown): unkn
   try {
     return mapToExternal(event, snapshot)
   } catch (cause) {
-    throw new UnpublishableError('the stored row cannot be mapped', { cause })
+    // The same verdict re-typed for the relay: the message stays, and its cause (what toExternal threw) goes along.
+    if (cause instanceof ValidationError) throw new UnpublishableError(cause.message, { cause: cause.cause })
+    throw new UnpublishableError(`${event.type}: the stored row cannot be mapped`, { cause })
   }
 }
 
