@@ -12,6 +12,7 @@ export {
 } from './enqueue.js'
 export {
   ConfigError,
+  DatabaseError,
   LeaseLostError,
   MigrationError,
   PostboxError,
