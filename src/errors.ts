@@ -97,7 +97,7 @@ export class DatabaseError extends PostboxError {
       'POSTBOX_DATABASE',
       sqlstate === null
         ? 'postgres: the database call failed'
-        : `postgres: the statement failed (SQLSTATE ${sqlstate})`,
+        : `postgres: the statement failed with SQLSTATE ${sqlstate}`,
       options,
     )
     this.sqlstate = sqlstate
@@ -109,8 +109,8 @@ export function isRetriable(error: unknown): boolean {
 }
 
 /**
- * One line for logs and the CLI: the error's message, then each cause's message once
- * (`message: cause: cause of cause`). A cause whose text the line already holds is not repeated.
+ * One line for logs and the CLI: the error's message, then its causes, each once:
+ * `message (cause: cause: cause of cause)`. A cause whose text the line already holds is not repeated.
  */
 export function describeError(error: unknown): string {
   const parts: string[] = []
@@ -122,7 +122,9 @@ export function describeError(error: unknown): string {
     if (text !== '' && !parts.some((part) => part.includes(text))) parts.push(text)
     current = current instanceof Error ? current.cause : undefined
   }
-  return parts.length === 0 ? String(error) : parts.join(': ')
+  const [message, ...causes] = parts
+  if (message === undefined) return String(error)
+  return causes.length === 0 ? message : `${message} (cause: ${causes.join(': ')})`
 }
 
 function messageOf(value: unknown): string {

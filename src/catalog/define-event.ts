@@ -1,5 +1,5 @@
 import { quoteIdentifier } from '../db/identifier.js'
-import { ConfigError } from '../errors.js'
+import { ConfigError, describeError } from '../errors.js'
 import { type AvroCodec, compileSchema } from '../schema/codec.js'
 import type { AvroSchema, BackfillSource, CleanupPolicy, Compatibility, EventKey } from './types.js'
 
@@ -63,7 +63,12 @@ export function defineEvent<TInternal, TExternal, TKey extends EventKey = string
     try {
       return compileSchema(schema)
     } catch (cause) {
-      throw new ConfigError(`defineEvent(${options.type}): the ${what} schema is not valid Avro`, { cause })
+      throw new ConfigError(
+        `defineEvent(${options.type}): the ${what} schema is not valid Avro: ${describeError(cause)}`,
+        {
+          cause,
+        },
+      )
     }
   }
   const backfill = options.backfill

@@ -1,6 +1,9 @@
-import { UnpublishableError, ValidationError } from '../errors.js'
+import { describeError, UnpublishableError, ValidationError } from '../errors.js'
 import type { AnyEventDefinition } from './define-event.js'
 import type { EventKey } from './types.js'
+
+// These errors reach the application's own code, which may print only `message`: it states what
+// the application's function threw, and `cause` keeps that error's stack (describeError prints it once).
 
 /** Stored form of a key: strings as they are, Avro key records as JSON. */
 export function storedKey(key: EventKey): string {
@@ -14,7 +17,14 @@ export function toStoredSnapshot(event: AnyEventDefinition, internal: unknown): 
     if (text === undefined) throw new Error('the value is not JSON-serialisable')
     return JSON.parse(text)
   } catch (cause) {
-    throw new ValidationError(event.type, '(root)', 'the payload cannot be stored as JSON', { cause })
+    throw new ValidationError(
+      event.type,
+      '(root)',
+      `the payload cannot be stored as JSON: ${describeError(cause)}`,
+      {
+        cause,
+      },
+    )
   }
 }
 
@@ -39,7 +49,7 @@ export function mapToExternal(event: AnyEventDefinition, snapshot: unknown): unk
   try {
     external = event.toExternal(snapshot)
   } catch (cause) {
-    throw new ValidationError(event.type, '(mapping)', 'toExternal threw', { cause })
+    throw new ValidationError(event.type, '(mapping)', `toExternal threw: ${describeError(cause)}`, { cause })
   }
   const paths = event.valueCodec.invalidPaths(external)
   if (paths.length > 0) {
@@ -58,7 +68,7 @@ export function keyOf(event: AnyEventDefinition, snapshot: unknown): EventKey {
   try {
     key = event.key(snapshot)
   } catch (cause) {
-    throw new ValidationError(event.type, '(key)', 'key() threw', { cause })
+    throw new ValidationError(event.type, '(key)', `key() threw: ${describeError(cause)}`, { cause })
   }
   return checkKey(event, key)
 }

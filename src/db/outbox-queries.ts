@@ -77,7 +77,7 @@ export function outboxQueries(schemaName: string) {
   const unsettledSql = `
     select count(*)::int as rows, extract(epoch from now() - min(o.created_at))::float8 as oldest_seconds
     from ${s}.outbox o
-    where o.shard = any($1::smallint[]) and ${unsettledCondition('o')}`
+    where ($1::smallint[] is null or o.shard = any($1::smallint[])) and ${unsettledCondition('o')}`
 
   return {
     /** Writes many outbox rows in one statement inside the caller's transaction. */
@@ -131,8 +131,8 @@ export function outboxQueries(schemaName: string) {
       return rows.length > 0
     },
 
-    /** Pending rows the relay cannot claim yet because an older transaction is still open. */
-    async unsettledRows(db: SqlExecutor, shards: readonly number[]) {
+    /** Pending rows no relay can claim yet because an older transaction is still open; of all shards when null. */
+    async unsettledRows(db: SqlExecutor, shards: readonly number[] | null) {
       const [row] = await db.query<{ rows: number; oldest_seconds: number | null }>(unsettledSql, [shards])
       return { rows: row?.rows ?? 0, oldestSeconds: row?.oldest_seconds ?? null }
     },

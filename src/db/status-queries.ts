@@ -1,6 +1,7 @@
 import type { SqlExecutor } from './executor.js'
 import { quoteIdentifier } from './identifier.js'
-import { awaitingRelayCondition, unsettledCondition } from './outbox-rules.js'
+import { outboxQueries } from './outbox-queries.js'
+import { awaitingRelayCondition } from './outbox-rules.js'
 
 export interface TopicStatus {
   topic: string
@@ -21,6 +22,7 @@ export interface RelayStatus {
 /** Read-only queries behind `postbox status` and the relay's gauges. */
 export function statusQueries(schemaName: string) {
   const s = quoteIdentifier(schemaName)
+  const outbox = outboxQueries(schemaName)
   return {
     topics: (db: SqlExecutor) =>
       db.query<TopicStatus>(
@@ -60,13 +62,7 @@ export function statusQueries(schemaName: string) {
       return row?.n ?? 0
     },
 
-    async unsettled(db: SqlExecutor) {
-      const [row] = await db.query<{ rows: number; oldest_seconds: number | null }>(
-        `select count(*)::int as rows, extract(epoch from now() - min(o.created_at))::float8 as oldest_seconds
-         from ${s}.outbox o where ${unsettledCondition('o')}`,
-        [],
-      )
-      return { rows: row?.rows ?? 0, oldestSeconds: row?.oldest_seconds ?? null }
-    },
+    /** The committed rows that wait for an older open transaction, as the relay's stall report counts them. */
+    unsettled: (db: SqlExecutor) => outbox.unsettledRows(db, null),
   }
 }

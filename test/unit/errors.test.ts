@@ -13,7 +13,7 @@ describe('describeError', () => {
     const outer = new UnpublishableError('batch stopped', { cause: middle })
     assert.equal(
       describeError(outer),
-      'batch stopped: postgres: cannot reach the server: connect ECONNREFUSED 127.0.0.1:5432',
+      'batch stopped (cause: postgres: cannot reach the server: connect ECONNREFUSED 127.0.0.1:5432)',
     )
   })
 
@@ -29,7 +29,7 @@ describe('describeError', () => {
     const error = new ValidationError('order.placed', '(mapping)', 'toExternal threw', {
       cause: 'no customer',
     })
-    assert.equal(describeError(error), 'order.placed: toExternal threw: no customer')
+    assert.equal(describeError(error), 'order.placed: toExternal threw (cause: no customer)')
   })
 
   test('an AggregateError without a message shows the messages of its errors', () => {
@@ -40,7 +40,7 @@ describe('describeError', () => {
     const error = new UnavailableError('postgres', 'cannot reach the server', { cause: refused })
     assert.equal(
       describeError(error),
-      'postgres: cannot reach the server: connect ECONNREFUSED ::1:5432; connect ECONNREFUSED 127.0.0.1:5432',
+      'postgres: cannot reach the server (cause: connect ECONNREFUSED ::1:5432; connect ECONNREFUSED 127.0.0.1:5432)',
     )
   })
 
@@ -48,6 +48,6 @@ describe('describeError', () => {
     const a = new Error('a')
     const b = new Error('b', { cause: a })
     a.cause = b
-    assert.equal(describeError(a), 'a: b')
+    assert.equal(describeError(a), 'a (cause: b)')
   })
 })

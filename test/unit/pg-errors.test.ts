@@ -117,7 +117,7 @@ describe('Postgres error classification', () => {
   test('the description names Postgres, the SQLSTATE and the server message once', () => {
     assert.equal(
       describeError(classifyPgError(serverError('42P01', 'relation "postbox.outbox" does not exist'))),
-      'postgres: the statement failed (SQLSTATE 42P01): relation "postbox.outbox" does not exist',
+      'postgres: the statement failed with SQLSTATE 42P01 (cause: relation "postbox.outbox" does not exist)',
     )
   })
 
