@@ -11,6 +11,7 @@ import {
 import type { EventKey } from './catalog/types.js'
 import { executorFor, type SqlClient } from './db/executor.js'
 import { quoteIdentifier } from './db/identifier.js'
+import { notifyChannel } from './db/notify.js'
 import { type NewOutboxRow, outboxQueries } from './db/outbox-queries.js'
 import { ValidationError } from './errors.js'
 import { newEventId } from './event-id.js'
@@ -63,10 +64,6 @@ export interface Outbox {
     key: K | string,
     options?: EnqueueOptions,
   ): Promise<EnqueueResult>
-}
-
-export function notifyChannel(schema: string): string {
-  return `postbox_${schema}`
 }
 
 const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/

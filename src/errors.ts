@@ -85,16 +85,58 @@ export class UnavailableError extends PostboxError {
   }
 }
 
+/**
+ * Postgres refused a statement for a reason retrying will not fix (a missing table, a constraint,
+ * a permission). `sqlstate` is Postgres's error code, null when the error carried none.
+ */
+export class DatabaseError extends PostboxError {
+  readonly sqlstate: string | null
+
+  constructor(sqlstate: string | null, options: { cause?: unknown } = {}) {
+    super(
+      'POSTBOX_DATABASE',
+      sqlstate === null
+        ? 'postgres: the database call failed'
+        : `postgres: the statement failed with SQLSTATE ${sqlstate}`,
+      options,
+    )
+    this.sqlstate = sqlstate
+  }
+}
+
 export function isRetriable(error: unknown): boolean {
   return error instanceof PostboxError && error.retriable
 }
 
+/**
+ * One line for logs and the CLI: the error's message, then its causes, each once:
+ * `message (cause: cause: cause of cause)`. A cause whose text the line already holds is not repeated.
+ */
 export function describeError(error: unknown): string {
-  if (error instanceof Error) {
-    const cause = error.cause instanceof Error ? ` (cause: ${error.cause.message})` : ''
-    return `${error.message}${cause}`
+  const parts: string[] = []
+  const seen = new Set<unknown>()
+  let current: unknown = error
+  while (current !== undefined && current !== null && !seen.has(current)) {
+    seen.add(current)
+    const text = messageOf(current)
+    if (text !== '' && !parts.some((part) => part.includes(text))) parts.push(text)
+    current = current instanceof Error ? current.cause : undefined
   }
-  return String(error)
+  const [message, ...causes] = parts
+  if (message === undefined) return String(error)
+  return causes.length === 0 ? message : `${message} (cause: ${causes.join(': ')})`
+}
+
+function messageOf(value: unknown): string {
+  // Node reports a refused connection to a host with several addresses as an AggregateError without a message.
+  if (value instanceof AggregateError && value.message === '') {
+    return value.errors
+      .map(messageOf)
+      .filter((text) => text !== '')
+      .join('; ')
+  }
+  if (value instanceof Error) return value.message === '' ? value.name : value.message
+  return String(value)
 }
 
 /** A newer producer took over this producer's transactional id; its shard must be taken over afresh. */

@@ -13,6 +13,8 @@ export {
 } from './enqueue.js'
 export {
   ConfigError,
+  DatabaseError,
+  FencedError,
   LeaseLostError,
   MigrationError,
   PostboxError,

@@ -1,5 +1,5 @@
 import { quoteIdentifier } from '../db/identifier.js'
-import { ConfigError } from '../errors.js'
+import { ConfigError, describeError } from '../errors.js'
 import { type AvroCodec, compileSchema } from '../schema/codec.js'
 import type { AvroSchema, BackfillSource, CleanupPolicy, Compatibility, EventKey } from './types.js'
 
@@ -64,7 +64,7 @@ export function defineEvent<TInternal, TExternal, TKey extends EventKey = string
       return compileSchema(schema)
     } catch (cause) {
       throw new ConfigError(
-        `defineEvent(${options.type}): the ${what} schema is not valid Avro: ${String(cause)}`,
+        `defineEvent(${options.type}): the ${what} schema is not valid Avro: ${describeError(cause)}`,
         {
           cause,
         },

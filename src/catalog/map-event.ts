@@ -1,6 +1,9 @@
-import { UnpublishableError, ValidationError } from '../errors.js'
+import { describeError, UnpublishableError, ValidationError } from '../errors.js'
 import type { AnyEventDefinition } from './define-event.js'
 import type { EventKey } from './types.js'
+
+// These errors reach the application's own code, which may print only `message`: it states what
+// the application's function threw, and `cause` keeps that error's stack (describeError prints it once).
 
 /** Stored form of a key: strings as they are, Avro key records as JSON. */
 export function storedKey(key: EventKey): string {
@@ -17,7 +20,7 @@ export function toStoredSnapshot(event: AnyEventDefinition, internal: unknown): 
     throw new ValidationError(
       event.type,
       '(root)',
-      `the payload cannot be stored as JSON: ${String(cause)}`,
+      `the payload cannot be stored as JSON: ${describeError(cause)}`,
       {
         cause,
       },
@@ -46,7 +49,7 @@ export function mapToExternal(event: AnyEventDefinition, snapshot: unknown): unk
   try {
     external = event.toExternal(snapshot)
   } catch (cause) {
-    throw new ValidationError(event.type, '(mapping)', `toExternal threw: ${String(cause)}`, { cause })
+    throw new ValidationError(event.type, '(mapping)', `toExternal threw: ${describeError(cause)}`, { cause })
   }
   const paths = event.valueCodec.invalidPaths(external)
   if (paths.length > 0) {
@@ -65,7 +68,7 @@ export function keyOf(event: AnyEventDefinition, snapshot: unknown): EventKey {
   try {
     key = event.key(snapshot)
   } catch (cause) {
-    throw new ValidationError(event.type, '(key)', `key() threw: ${String(cause)}`, { cause })
+    throw new ValidationError(event.type, '(key)', `key() threw: ${describeError(cause)}`, { cause })
   }
   return checkKey(event, key)
 }
@@ -118,7 +121,9 @@ export function mapStoredRow(event: AnyEventDefinition, snapshot: unknown): unkn
   try {
     return mapToExternal(event, snapshot)
   } catch (cause) {
-    throw new UnpublishableError(cause instanceof Error ? cause.message : String(cause), { cause })
+    // The same verdict re-typed for the relay: the message stays, and its cause (what toExternal threw) goes along.
+    if (cause instanceof ValidationError) throw new UnpublishableError(cause.message, { cause: cause.cause })
+    throw new UnpublishableError(`${event.type}: the stored row cannot be mapped`, { cause })
   }
 }
 

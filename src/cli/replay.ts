@@ -1,7 +1,7 @@
 import type { Command } from 'commander'
+import { notifyChannel } from '../db/notify.js'
 import { opsQueries, type ReplaySelection } from '../db/ops-queries.js'
 import { openDatabase } from '../db/pool.js'
-import { notifyChannel } from '../enqueue.js'
 import { newEventId } from '../event-id.js'
 import { parseInstant, parsePositiveInt, parseRate, parseRowId } from './arguments.js'
 import { confirmAction } from './confirm.js'

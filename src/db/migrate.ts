@@ -3,6 +3,9 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import knexFactory from 'knex'
 import { MigrationError } from '../errors.js'
+import { withAdvisoryLock } from './advisory-lock.js'
+import { classified } from './errors.js'
+import type { SqlExecutor } from './executor.js'
 import { quoteIdentifier } from './identifier.js'
 import { withClient } from './pool.js'
 
@@ -38,57 +41,54 @@ export async function migrate(databaseUrl: string, schemaName: string): Promise<
   const schema = quoteIdentifier(schemaName)
   const local = knownMigrations()
   const dir = migrationsDir()
-  return withClient(databaseUrl, async (lockClient) => {
-    await lockClient.query('select pg_advisory_lock(hashtext($1))', [`postbox.migrate.${schemaName}`])
-    try {
-      const done = await appliedMigrations(lockClient, schemaName)
+  return withClient(databaseUrl, (db) =>
+    withAdvisoryLock(db, `postbox.migrate.${schemaName}`, async () => {
+      const done = await appliedMigrations(db, schemaName)
       const unknown = done.filter((name) => !local.includes(name))
       if (unknown.length > 0) {
         throw new MigrationError(
           `schema ${schemaName} was migrated by a newer Postbox (unknown migrations: ${unknown.join(', ')}); upgrade Postbox`,
         )
       }
-      await lockClient.query(`create schema if not exists ${schema}`)
+      await db.query(`create schema if not exists ${schema}`, [])
       const knex = knexFactory({ client: 'pg', connection: databaseUrl, pool: { min: 0, max: 1 } })
       try {
-        await knex.migrate.latest({
-          tableName: MIGRATIONS_TABLE,
-          schemaName,
-          migrationSource: {
-            getMigrations: async () => local,
-            getMigrationName: (name: string) => name,
-            getMigration: async (name: string) => ({
-              up: (k: typeof knex) =>
-                k.raw(readFileSync(join(dir, name), 'utf8').replaceAll('{{schema}}', schema)),
-              down: async () => {
-                throw new MigrationError('postbox migrations are forward-only')
-              },
-            }),
-          },
-        })
+        await classified(() =>
+          knex.migrate.latest({
+            tableName: MIGRATIONS_TABLE,
+            schemaName,
+            migrationSource: {
+              getMigrations: async () => local,
+              getMigrationName: (name: string) => name,
+              getMigration: async (name: string) => ({
+                up: (k: typeof knex) =>
+                  k.raw(readFileSync(join(dir, name), 'utf8').replaceAll('{{schema}}', schema)),
+                down: async () => {
+                  throw new MigrationError('postbox migrations are forward-only')
+                },
+              }),
+            },
+          }),
+        )
       } finally {
         await knex.destroy()
       }
       const applied = local.filter((name) => !done.includes(name))
       return { applied, alreadyApplied: done }
-    } finally {
-      await lockClient.query('select pg_advisory_unlock(hashtext($1))', [`postbox.migrate.${schemaName}`])
-    }
-  })
+    }),
+  )
 }
 
-async function appliedMigrations(
-  client: { query: (text: string, values?: unknown[]) => Promise<{ rows: unknown[] }> },
-  schemaName: string,
-): Promise<string[]> {
-  const exists = await client.query('select to_regclass($1) is not null as present', [
+async function appliedMigrations(db: SqlExecutor, schemaName: string): Promise<string[]> {
+  const [exists] = await db.query<{ present: boolean }>('select to_regclass($1) is not null as present', [
     `${quoteIdentifier(schemaName)}.${MIGRATIONS_TABLE}`,
   ])
-  if (!(exists.rows[0] as { present: boolean }).present) return []
-  const rows = await client.query(
+  if (exists?.present !== true) return []
+  const rows = await db.query<{ name: string }>(
     `select name from ${quoteIdentifier(schemaName)}.${MIGRATIONS_TABLE} order by id`,
+    [],
   )
-  return (rows.rows as { name: string }[]).map((r) => r.name)
+  return rows.map((r) => r.name)
 }
 
 /** Names of applied migrations, and whether the schema is current (for status and startup checks). */

@@ -1,5 +1,6 @@
 import type { SqlExecutor } from './executor.js'
 import { quoteIdentifier } from './identifier.js'
+import { notifySelect } from './notify.js'
 
 export interface ParkedRow {
   id: string
@@ -46,11 +47,13 @@ export function opsQueries(schemaName: string) {
 
   const parkedFilterSql = `($1::text is null or topic = $1) and ($2::text is null or event_type = $2)`
 
+  // Ids leave as text (bigint exceeds JS numbers) but sort as numbers: `order by o.id`, because a
+  // bare `id` would name the text output column and put 1001 before 95.
   const listParkedSql = `
-    select id::text, event_type, topic, key, attempts, parked_at, last_error
-    from ${s}.outbox
-    where status = 'parked' and ${parkedFilterSql}
-    order by id
+    select o.id::text, o.event_type, o.topic, o.key, o.attempts, o.parked_at, o.last_error
+    from ${s}.outbox o
+    where o.status = 'parked' and ${parkedFilterSql}
+    order by o.id
     limit $3`
 
   // Back to pending: the relay maps the row again with the code it runs now; when that fails
@@ -73,7 +76,7 @@ export function opsQueries(schemaName: string) {
     where id = any($1::bigint[]) and status = 'parked'
     returning id::text`
 
-  const statusesSql = `select id::text, status from ${s}.outbox where id = any($1::bigint[]) order by id`
+  const statusesSql = `select o.id::text, o.status from ${s}.outbox o where o.id = any($1::bigint[]) order by o.id`
 
   // Skipped rows stay skipped: the operator decided they must not be published.
   const replayWhereSql = `
@@ -99,9 +102,9 @@ export function opsQueries(schemaName: string) {
   const countReplaySql = `select count(*)::int as n from ${s}.outbox where ${replayWhereSql} and id <= $8`
 
   const sampleReplaySql = `
-    select id::text, event_type, topic, key, status, created_at, payload is null as tombstone
-    from ${s}.outbox where ${replayWhereSql} and id <= $8
-    order by id limit $9`
+    select o.id::text, o.event_type, o.topic, o.key, o.status, o.created_at, o.payload is null as tombstone
+    from ${s}.outbox o where ${replayWhereSql} and o.id <= $8
+    order by o.id limit $9`
 
   // Copies in id order within one statement, so identity values are handed out in the same
   // order: the relay publishes the copies of a key in their original order. The payload never
@@ -238,7 +241,7 @@ export function opsQueries(schemaName: string) {
 
     /** Wakes relays that LISTEN (a hint; they poll anyway). */
     async notifyRelays(db: SqlExecutor, channel: string) {
-      await db.query('select pg_notify($1, $2)', [channel, ''])
+      await db.query(notifySelect('$1'), [channel])
     },
   }
 }

@@ -1,5 +1,7 @@
 import type { SqlExecutor } from './executor.js'
 import { quoteIdentifier } from './identifier.js'
+import { notifySelect } from './notify.js'
+import { publishableCondition, unsettledCondition } from './outbox-rules.js'
 
 /** A row as the relay claims it. Ids are bigint, kept as strings. */
 export interface ClaimedRow {
@@ -36,47 +38,46 @@ export function outboxQueries(schemaName: string) {
     returning id::text`
   const insertAndNotifySql = `
     with inserted as (${insertSql})
-    select inserted.id from inserted, (select pg_notify($2, '')) as notified`
+    select inserted.id from inserted, (${notifySelect('$2')}) as notified`
 
-  // Settled rows only: every transaction below the snapshot's xmin has finished, so no
-  // row with a smaller txid can still appear. A key with a parked row waits behind it.
   const claimSql = `
     select o.id::text, o.event_id::text, o.event_type, o.topic, o.key, o.payload, o.headers,
            o.created_at, o.shard, o.attempts
     from ${s}.outbox o
-    where o.shard = any($1::smallint[])
-      and o.status = 'pending'
-      and o.txid < pg_snapshot_xmin(pg_current_snapshot())
-      and not exists (
-        select 1 from ${s}.outbox p
-        where p.status = 'parked' and p.topic = o.topic and p.key = o.key and p.id < o.id)
+    where o.shard = any($1::smallint[]) and ${publishableCondition(s, 'o')}
     order by o.id
     limit $2`
 
-  // Fencing: rows are marked only in shards whose lease this relay holds at the epoch it claimed them under.
-  const markSentSql = `
-    with held as (
+  // Fencing: a relay changes rows only in shards whose lease it holds at the epoch it claimed
+  // them under; `for update` keeps a takeover from moving the lease until the change commits.
+  const heldSql = (shards: string, epochs: string, owner: string) => `
+    held as (
       select l.shard
       from ${s}.shard_lease l
-      join unnest($2::smallint[], $3::bigint[]) as h(shard, epoch) on h.shard = l.shard and h.epoch = l.epoch
-      where l.owner = $4
+      join unnest(${shards}::smallint[], ${epochs}::bigint[]) as h(shard, epoch)
+        on h.shard = l.shard and h.epoch = l.epoch
+      where l.owner = ${owner}
       for update of l
-    )
+    )`
+
+  const markSentSql = `
+    with ${heldSql('$2', '$3', '$4')}
     update ${s}.outbox o
     set status = 'sent', sent_at = now()
     where o.id = any($1::bigint[]) and o.status = 'pending' and o.shard in (select shard from held)
     returning o.id::text`
 
   const parkSql = `
-    update ${s}.outbox
-    set status = 'parked', parked_at = now(), attempts = attempts + 1, last_error = $2
-    where id = $1::bigint and status = 'pending'`
+    with ${heldSql('$3', '$4', '$5')}
+    update ${s}.outbox o
+    set status = 'parked', parked_at = now(), attempts = o.attempts + 1, last_error = $2
+    where o.id = $1::bigint and o.status = 'pending' and o.shard in (select shard from held)
+    returning o.id::text`
 
   const unsettledSql = `
-    select count(*)::int as rows, extract(epoch from now() - min(created_at))::float8 as oldest_seconds
-    from ${s}.outbox
-    where shard = any($1::smallint[]) and status = 'pending'
-      and txid >= pg_snapshot_xmin(pg_current_snapshot())`
+    select count(*)::int as rows, extract(epoch from now() - min(o.created_at))::float8 as oldest_seconds
+    from ${s}.outbox o
+    where ($1::smallint[] is null or o.shard = any($1::smallint[])) and ${unsettledCondition('o')}`
 
   return {
     /** Writes many outbox rows in one statement inside the caller's transaction. */
@@ -109,12 +110,29 @@ export function outboxQueries(schemaName: string) {
       return rows.map((r) => r.id)
     },
 
-    async parkRow(db: SqlExecutor, id: string, error: string) {
-      await db.query(parkSql, [id, error])
+    /**
+     * Parks a pending row with its error, fenced like markSent. Returns false when the row was not
+     * parked: its shard's lease moved on (the new holder decides about it) or it is no longer pending.
+     */
+    async parkRow(
+      db: SqlExecutor,
+      id: string,
+      error: string,
+      leases: readonly { shard: number; epoch: string }[],
+      relayId: string,
+    ): Promise<boolean> {
+      const rows = await db.query<{ id: string }>(parkSql, [
+        id,
+        error,
+        leases.map((l) => l.shard),
+        leases.map((l) => l.epoch),
+        relayId,
+      ])
+      return rows.length > 0
     },
 
-    /** Pending rows the relay cannot claim yet because an older transaction is still open. */
-    async unsettledRows(db: SqlExecutor, shards: readonly number[]) {
+    /** Pending rows no relay can claim yet because an older transaction is still open; of all shards when null. */
+    async unsettledRows(db: SqlExecutor, shards: readonly number[] | null) {
       const [row] = await db.query<{ rows: number; oldest_seconds: number | null }>(unsettledSql, [shards])
       return { rows: row?.rows ?? 0, oldestSeconds: row?.oldest_seconds ?? null }
     },

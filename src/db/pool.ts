@@ -1,37 +1,24 @@
 import pg from 'pg'
+import { classified, classifyPgError } from './errors.js'
 import type { SqlExecutor } from './executor.js'
-
-/** Postgres error classes and codes worth retrying: connection loss, shutdown, serialisation. */
-const RETRIABLE_SQLSTATE_PREFIXES = ['08', '53', '57P', '40001', '40P01']
-
-export function isRetriablePgError(error: unknown): boolean {
-  if (typeof error !== 'object' || error === null) return false
-  const code = (error as { code?: unknown }).code
-  if (typeof code === 'string' && RETRIABLE_SQLSTATE_PREFIXES.some((p) => code.startsWith(p))) return true
-  const message = error instanceof Error ? error.message : ''
-  return (
-    code === 'ECONNREFUSED' ||
-    code === 'ECONNRESET' ||
-    code === 'EPIPE' ||
-    /Connection terminated|connection timeout|Client has encountered a connection error/i.test(message)
-  )
-}
+import { listenSql } from './notify.js'
 
 export interface Database extends SqlExecutor {
   close(): Promise<void>
 }
 
-/** The relay's own connection pool (enqueue never uses it: it runs on the caller's connection). */
+/**
+ * The relay's own connection pool (enqueue never uses it: it runs on the caller's connection).
+ * Its failures arrive classified: UnavailableError('postgres') when retrying helps, else DatabaseError.
+ */
 export function openDatabase(connectionString: string, applicationName: string, max = 4): Database {
   const pool = new pg.Pool({ connectionString, max, application_name: applicationName })
   // An idle client losing its connection must not crash the process; the next query reconnects.
   pool.on('error', () => {})
   return {
-    async query<Row>(text: string, values: readonly unknown[]) {
-      const result = await pool.query(text, values as unknown[])
-      return result.rows as Row[]
-    },
-    close: () => pool.end(),
+    query: <Row>(text: string, values: readonly unknown[]) =>
+      classified(async () => (await pool.query(text, values as unknown[])).rows as Row[]),
+    close: () => classified(() => pool.end()),
   }
 }
 
@@ -40,6 +27,7 @@ export interface Listener {
   close(): Promise<void>
 }
 
+/** `onError` hears the connection's failures classified, like every other database error. */
 export async function listen(
   connectionString: string,
   channel: string,
@@ -47,21 +35,40 @@ export async function listen(
   onError: (error: unknown) => void,
 ): Promise<Listener> {
   const client = new pg.Client({ connectionString, application_name: 'postbox-listen' })
-  client.on('error', onError)
+  client.on('error', (error) => onError(classifyPgError(error)))
   client.on('notification', onNotify)
-  await client.connect()
-  await client.query(`listen "${channel.replace(/"/g, '')}"`)
+  try {
+    await classified(async () => {
+      await client.connect()
+      await client.query(listenSql(channel))
+    })
+  } catch (error) {
+    await client.end().catch(() => {})
+    throw error
+  }
   return {
     close: () => client.end().catch(() => {}),
   }
 }
 
-export async function withClient<T>(connectionString: string, fn: (db: pg.Client) => Promise<T>): Promise<T> {
+/**
+ * Runs `fn` on one dedicated connection (session state such as advisory locks holds for all of
+ * `fn`), then closes it. Queries through `db` fail classified; `fn`'s own errors pass unchanged.
+ */
+export async function withClient<T>(
+  connectionString: string,
+  fn: (db: SqlExecutor) => Promise<T>,
+): Promise<T> {
   const client = new pg.Client({ connectionString, application_name: 'postbox' })
-  await client.connect()
+  // A connection lost between queries is reported by the next query; it must not crash the process.
+  client.on('error', () => {})
+  await classified(() => client.connect())
   try {
-    return await fn(client)
+    return await fn({
+      query: <Row>(text: string, values: readonly unknown[]) =>
+        classified(async () => (await client.query(text, values as unknown[])).rows as Row[]),
+    })
   } finally {
-    await client.end()
+    await client.end().catch(() => {})
   }
 }

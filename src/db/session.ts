@@ -1,4 +1,5 @@
 import pg from 'pg'
+import { classified } from './errors.js'
 import type { SqlClient, SqlExecutor } from './executor.js'
 
 /** One dedicated connection for an operator command that runs its own short transactions. */
@@ -11,24 +12,27 @@ export interface Session extends SqlExecutor {
   close(): Promise<void>
 }
 
+/** Queries, BEGIN and COMMIT fail classified (UnavailableError or DatabaseError); `work`'s own errors pass unchanged. */
 export async function openSession(connectionString: string, applicationName: string): Promise<Session> {
   const client = new pg.Client({ connectionString, application_name: applicationName })
-  await client.connect()
+  // A connection lost between commands is reported by the next command; it must not crash the process.
+  client.on('error', () => {})
+  await classified(() => client.connect())
+  const run = (text: string) => classified(() => client.query(text))
   return {
-    async query<Row>(text: string, values: readonly unknown[]) {
-      return (await client.query(text, values as unknown[])).rows as Row[]
-    },
+    query: <Row>(text: string, values: readonly unknown[]) =>
+      classified(async () => (await client.query(text, values as unknown[])).rows as Row[]),
     async transaction(work) {
-      await client.query('begin')
+      await run('begin')
       try {
         const result = await work(client)
-        await client.query('commit')
+        await run('commit')
         return result
       } catch (error) {
-        await client.query('rollback').catch(() => {})
+        await run('rollback').catch(() => {})
         throw error
       }
     },
-    close: () => client.end(),
+    close: () => classified(() => client.end()),
   }
 }

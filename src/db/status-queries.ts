@@ -1,5 +1,7 @@
 import type { SqlExecutor } from './executor.js'
 import { quoteIdentifier } from './identifier.js'
+import { outboxQueries } from './outbox-queries.js'
+import { awaitingRelayCondition } from './outbox-rules.js'
 
 export interface TopicStatus {
   topic: string
@@ -20,6 +22,7 @@ export interface RelayStatus {
 /** Read-only queries behind `postbox status` and the relay's gauges. */
 export function statusQueries(schemaName: string) {
   const s = quoteIdentifier(schemaName)
+  const outbox = outboxQueries(schemaName)
   return {
     topics: (db: SqlExecutor) =>
       db.query<TopicStatus>(
@@ -47,24 +50,19 @@ export function statusQueries(schemaName: string) {
         [],
       ),
 
-    /** Pending rows that a relay could publish now: settled and not behind a parked row of their key. */
+    /**
+     * Pending rows a relay publishes without an operator, now or once they are settled (what
+     * `--until-drained` waits for). Rows waiting behind a parked row are not counted.
+     */
     async publishableCount(db: SqlExecutor) {
       const [row] = await db.query<{ n: number }>(
-        `select count(*)::int as n from ${s}.outbox o
-         where o.status = 'pending'
-           and not exists (select 1 from ${s}.outbox p where p.status = 'parked' and p.topic = o.topic and p.key = o.key and p.id < o.id)`,
+        `select count(*)::int as n from ${s}.outbox o where ${awaitingRelayCondition(s, 'o')}`,
         [],
       )
       return row?.n ?? 0
     },
 
-    async unsettled(db: SqlExecutor) {
-      const [row] = await db.query<{ rows: number; oldest_seconds: number | null }>(
-        `select count(*)::int as rows, extract(epoch from now() - min(created_at))::float8 as oldest_seconds
-         from ${s}.outbox where status = 'pending' and txid >= pg_snapshot_xmin(pg_current_snapshot())`,
-        [],
-      )
-      return { rows: row?.rows ?? 0, oldestSeconds: row?.oldest_seconds ?? null }
-    },
+    /** The committed rows that wait for an older open transaction, as the relay's stall report counts them. */
+    unsettled: (db: SqlExecutor) => outbox.unsettledRows(db, null),
   }
 }

@@ -11,12 +11,12 @@ export function transactionQueries(schemaName: string) {
 
   // _if_assigned: a transaction that has written nothing has no xid, and must not be given one.
   const rowsSql = `
-    select id::text, event_id::text, event_type, topic, key, payload, headers, created_at
-    from ${s}.outbox
-    where txid = pg_current_xact_id_if_assigned()
-      and ($1::text is null or event_type = $1)
-      and ($2::text is null or topic = $2)
-    order by id`
+    select o.id::text, o.event_id::text, o.event_type, o.topic, o.key, o.payload, o.headers, o.created_at
+    from ${s}.outbox o
+    where o.txid = pg_current_xact_id_if_assigned()
+      and ($1::text is null or o.event_type = $1)
+      and ($2::text is null or o.topic = $2)
+    order by o.id`
 
   return {
     /** Outbox rows written so far by the transaction this connection is in. */

@@ -1,5 +1,4 @@
-import { isRetriablePgError } from '../db/pool.js'
-import { FencedError, LeaseLostError, SchemaError, UnavailableError } from '../errors.js'
+import { DatabaseError, FencedError, LeaseLostError, SchemaError, UnavailableError } from '../errors.js'
 
 /** Which dependency a relay failure came from; `other` is a failure none of them explains (a bug: see the log). */
 export type FailedDependency = 'postgres' | 'kafka' | 'registry' | 'other'
@@ -12,7 +11,7 @@ export function failedDependency(error: unknown): FailedDependency {
   if (error instanceof SchemaError) return 'registry'
   // Thrown when a newer transactional producer fenced ours.
   if (error instanceof LeaseLostError || error instanceof FencedError) return 'kafka'
-  if (isRetriablePgError(error)) return 'postgres'
+  if (error instanceof DatabaseError) return 'postgres'
   const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined
   return typeof code === 'string' && SQLSTATE.test(code) ? 'postgres' : 'other'
 }

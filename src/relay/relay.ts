@@ -1,7 +1,7 @@
 import { hostname } from 'node:os'
 import type { ResolvedConfig } from '../config.js'
+import { notifyChannel } from '../db/notify.js'
 import type { ClaimedRow } from '../db/outbox-queries.js'
-import { notifyChannel } from '../enqueue.js'
 import { describeError, isRetriable, UnavailableError, UnpublishableError } from '../errors.js'
 import type { KafkaConnection } from '../kafka/ports.js'
 import { createLogger, type Logger } from '../observe/logger.js'
@@ -339,7 +339,15 @@ export class Relay {
     blocked.block(row)
     const fields = { outboxId: row.id, eventType: row.event_type, key: row.key, err: describeError(error) }
     try {
-      await this.queries.outbox.parkRow(this.db, row.id, describeError(error))
+      // Fenced like markSent: when the shard's lease moved on, its new holder decides about the row.
+      const parked = await this.queries.outbox.parkRow(
+        this.db,
+        row.id,
+        describeError(error),
+        this.leases.leases,
+        this.config.relay.id,
+      )
+      if (!parked) return false
     } catch (parkError) {
       this.logger.error(
         { ...fields, parkErr: describeError(parkError) },

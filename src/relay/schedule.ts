@@ -1,5 +1,5 @@
 import cron from 'node-cron'
-import { executorFor } from '../db/executor.js'
+import { withAdvisoryLock } from '../db/advisory-lock.js'
 import { opsQueries } from '../db/ops-queries.js'
 import { withClient } from '../db/pool.js'
 import { describeError } from '../errors.js'
@@ -26,19 +26,19 @@ export interface ScheduledJob {
 export function scheduleRetention(plan: RetentionPlan, logger: Logger): ScheduledJob {
   const purge = opsQueries(plan.schema)
   const run = async () => {
-    await withClient(plan.databaseUrl, async (client) => {
-      const lockKey = `postbox.retention.${plan.schema}`
-      const { rows } = await client.query('select pg_try_advisory_lock(hashtext($1)) as locked', [lockKey])
-      if (!(rows[0] as { locked: boolean }).locked) return
-      try {
-        const db = executorFor(client)
-        const before = new Date(Date.now() - plan.sentOlderThanMs)
-        const { deleted } = await purge.purgeAll(db, ['sent'], before, plan.batchSize)
-        if (deleted > 0) logger.info({ deleted, before: before.toISOString() }, 'retention: purged sent rows')
-      } finally {
-        await client.query('select pg_advisory_unlock(hashtext($1))', [lockKey])
-      }
-    })
+    await withClient(plan.databaseUrl, (db) =>
+      withAdvisoryLock(
+        db,
+        `postbox.retention.${plan.schema}`,
+        async () => {
+          const before = new Date(Date.now() - plan.sentOlderThanMs)
+          const { deleted } = await purge.purgeAll(db, ['sent'], before, plan.batchSize)
+          if (deleted > 0)
+            logger.info({ deleted, before: before.toISOString() }, 'retention: purged sent rows')
+        },
+        { wait: false },
+      ),
+    )
   }
   const task = cron.schedule(
     plan.schedule,

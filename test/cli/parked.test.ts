@@ -260,4 +260,47 @@ describe('postbox parked list|retry|skip', () => {
     assert.equal(result.code, 2)
     assert.match(result.stderr, /give the row ids to retry, or --all/)
   })
+
+  test('list and the replay dry-run sample order rows by id as numbers: of 9, 95, 1001, 1002, 1500, --limit 3 shows 9, 95, 1001', async () => {
+    // Its own database, so these exact ids are free.
+    const own = await createMigratedDatabase('pbcliparkedids')
+    try {
+      const topic = uniqueName('cli.parked.order')
+      // Inserted in an order that is neither numeric nor textual.
+      for (const id of ['1500', '95', '1002', '9', '1001']) {
+        await queryRows(
+          own.url,
+          `insert into postbox.outbox (id, event_id, event_type, topic, key, payload, status, parked_at, attempts, last_error)
+           overriding system value
+           values ($1::bigint, gen_random_uuid(), $2, $3, $1::text, '{}', 'parked', now(), 1, 'refused')`,
+          [id, orderEvent(topic).type, topic],
+        )
+      }
+      const run = (...args: string[]) =>
+        runPostbox(['--config', CONFIG, ...args], { databaseUrl: own.url, env: { PBTEST_TOPIC: topic } })
+
+      const json = await run('parked', 'list', '--limit', '3', '--json')
+      assert.equal(json.code, 0, json.stderr)
+      assert.deepEqual(
+        (JSON.parse(json.stdout) as { id: string }[]).map((r) => r.id),
+        ['9', '95', '1001'],
+      )
+      const text = await run('parked', 'list', '--limit', '3')
+      assert.equal(text.code, 0, text.stderr)
+      const ids = text.stdout
+        .split('\n')
+        .filter((line) => /^\d+ /.test(line))
+        .map((line) => line.split(' ')[0])
+      assert.deepEqual(ids, ['9', '95', '1001'])
+
+      const dryRun = await run('replay', '--topic', topic, '--dry-run', '--sample', '3', '--json')
+      assert.equal(dryRun.code, 0, dryRun.stderr)
+      assert.deepEqual(
+        (JSON.parse(dryRun.stdout) as { sample: { id: string }[] }).sample.map((r) => r.id),
+        ['9', '95', '1001'],
+      )
+    } finally {
+      await own.drop()
+    }
+  })
 })

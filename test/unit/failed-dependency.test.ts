@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import { classifyPgError } from '../../src/db/errors.js'
 import { LeaseLostError, SchemaError, UnavailableError, UnpublishableError } from '../../src/errors.js'
 import { failedDependency } from '../../src/relay/failed-dependency.js'
 
@@ -13,12 +14,15 @@ test('a schema the registry refuses is a registry failure, and a fenced producer
   assert.equal(failedDependency(new LeaseLostError([3])), 'kafka')
 })
 
-test('Postgres errors are recognised by their SQLSTATE or by a lost connection', () => {
-  const serverError = Object.assign(new Error('relation "outbox" does not exist'), { code: '42P01' })
+test('Postgres errors, classified at the edge, count against postgres', () => {
+  const serverError = Object.assign(new Error('relation "outbox" does not exist'), {
+    code: '42P01',
+    severity: 'ERROR',
+  })
   const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' })
-  assert.equal(failedDependency(serverError), 'postgres')
-  assert.equal(failedDependency(refused), 'postgres')
-  assert.equal(failedDependency(new Error('Connection terminated unexpectedly')), 'postgres')
+  assert.equal(failedDependency(classifyPgError(serverError)), 'postgres')
+  assert.equal(failedDependency(classifyPgError(refused)), 'postgres')
+  assert.equal(failedDependency(classifyPgError(new Error('Connection terminated unexpectedly'))), 'postgres')
 })
 
 test('a failure no dependency explains is "other"', () => {

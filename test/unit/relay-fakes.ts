@@ -154,11 +154,14 @@ export class MemoryStore {
           }
           return marked
         },
-        parkRow: async (_db, id, error) => {
+        parkRow: async (_db, id, error, leases, relayId) => {
           if (this.parkFailures.has(id))
             throw new Error('index row size 6432 exceeds btree version 4 maximum 2704')
-          const row = this.rows.find((r) => r.id === id && r.status === 'pending')
-          if (row !== undefined) Object.assign(row, { status: 'parked', last_error: error })
+          const held = new Set(leases.filter((l) => this.leaseTable.holds(relayId, l)).map((l) => l.shard))
+          const row = this.rows.find((r) => r.id === id && r.status === 'pending' && held.has(r.shard))
+          if (row === undefined) return false
+          Object.assign(row, { status: 'parked', last_error: error })
+          return true
         },
         unsettledRows: async () => ({ rows: 0, oldestSeconds: null }),
       },

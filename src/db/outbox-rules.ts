@@ -1,0 +1,41 @@
+/**
+ * The rules that decide which outbox rows a relay may publish, each written once as a SQL
+ * condition on a row. The claim, the `--until-drained` check, `status` and the relay's stall
+ * report all build on these, so they cannot disagree.
+ *
+ * `schema` is a quoted identifier (quoteIdentifier); `row` is a table alias chosen by the query.
+ */
+
+/**
+ * Settled: every transaction that could still commit a row with a smaller txid has finished
+ * (txid below the snapshot's xmin), so claiming this row cannot overtake one that commits late.
+ */
+function settled(row: string): string {
+  return `${row}.txid < pg_snapshot_xmin(pg_current_snapshot())`
+}
+
+/** An earlier row of the same topic and key is parked: this one waits behind it (per-key order). */
+function behindParkedRow(schema: string, row: string): string {
+  return `exists (
+        select 1 from ${schema}.outbox parked
+        where parked.status = 'parked' and parked.topic = ${row}.topic and parked.key = ${row}.key
+          and parked.id < ${row}.id)`
+}
+
+/**
+ * Awaiting the relay: pending and not waiting behind a parked row, so a relay publishes it without
+ * an operator, now or once it is settled.
+ */
+export function awaitingRelayCondition(schema: string, row: string): string {
+  return `${row}.status = 'pending' and not ${behindParkedRow(schema, row)}`
+}
+
+/** Publishable: pending, settled, and not waiting behind a parked row of its topic and key. */
+export function publishableCondition(schema: string, row: string): string {
+  return `${awaitingRelayCondition(schema, row)} and ${settled(row)}`
+}
+
+/** Unsettled: pending and committed, but an older transaction is still open, so it cannot be claimed yet. */
+export function unsettledCondition(row: string): string {
+  return `${row}.status = 'pending' and not (${settled(row)})`
+}
