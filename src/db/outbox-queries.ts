@@ -49,7 +49,7 @@ export function outboxQueries(schemaName: string) {
       and o.txid < pg_snapshot_xmin(pg_current_snapshot())
       and not exists (
         select 1 from ${s}.outbox p
-        where p.status = 'parked' and p.topic = o.topic and p.key = o.key and p.id < o.id)
+        where p.status = 'parked' and p.topic = o.topic and md5(p.key) = md5(o.key) and p.key = o.key and p.id < o.id)
     order by o.id
     limit $2`
 

@@ -52,7 +52,7 @@ export function statusQueries(schemaName: string) {
       const [row] = await db.query<{ n: number }>(
         `select count(*)::int as n from ${s}.outbox o
          where o.status = 'pending'
-           and not exists (select 1 from ${s}.outbox p where p.status = 'parked' and p.topic = o.topic and p.key = o.key and p.id < o.id)`,
+           and not exists (select 1 from ${s}.outbox p where p.status = 'parked' and p.topic = o.topic and md5(p.key) = md5(o.key) and p.key = o.key and p.id < o.id)`,
         [],
       )
       return row?.n ?? 0
