@@ -28,7 +28,7 @@ describe('enqueue limits on keys, payloads and headers', () => {
   /** The write is refused with a ValidationError naming the event type and `path`, and leaves no row. */
   async function refused(
     write: (trx: Knex.Transaction) => Promise<unknown>,
-    path: string | RegExp,
+    path: string,
     message: RegExp,
     eventType = OrderChanged.type,
   ) {
@@ -38,7 +38,7 @@ describe('enqueue limits on keys, payloads and headers', () => {
       (error: unknown) => {
         assert.ok(error instanceof ValidationError, String(error))
         assert.equal(error.eventType, eventType)
-        assert.match(error.path, typeof path === 'string' ? new RegExp(`^${escape(path)}$`) : path)
+        assert.equal(error.path, path)
         assert.match(error.message, message)
         assert.ok(error.message.startsWith(`${eventType}: `), 'the message names the event type')
         return true
@@ -46,7 +46,6 @@ describe('enqueue limits on keys, payloads and headers', () => {
     )
     assert.equal(await rowCount(), before, 'nothing is written')
   }
-  const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 
   test('a key of up to 1024 UTF-8 bytes is stored; one byte more is refused, for upserts and tombstones', async () => {
     const KeyedByCustomer = defineEvent({
