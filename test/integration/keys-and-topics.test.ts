@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
 import { after, before, describe, test } from 'node:test'
 import { Kafka, logLevel } from 'kafkajs'
 import knexFactory, { type Knex } from 'knex'
@@ -124,7 +125,7 @@ describe('Avro keys and topic settings', () => {
       schema: { type: 'record', name: 'Note', fields: [{ name: 'text', type: 'string' }] },
       toExternal: (n: { k: string; text: string }) => ({ text: n.text }),
     })
-    const long = 'L'.repeat(6400)
+    const long = randomBytes(3200).toString('hex') // 6,400 characters that do not compress
     const write = (key: string, payload: unknown) =>
       queryRows<{ id: string }>(
         db.url,
