@@ -42,8 +42,12 @@ export function eventHeaders(
   event: AnyEventDefinition,
   options: HeaderOptions | undefined,
 ): Record<string, string> {
+  const given: unknown = options?.headers ?? {}
+  if (typeof given !== 'object' || given === null || Array.isArray(given)) {
+    throw new ValidationError(event.type, '(headers)', 'headers must be an object of header names to strings')
+  }
   const headers: Record<string, string> = {}
-  for (const [name, value] of Object.entries(options?.headers ?? {})) {
+  for (const [name, value] of Object.entries(given)) {
     if (typeof value !== 'string' || !isStorableText(name) || !isStorableText(value)) {
       throw new ValidationError(
         event.type,

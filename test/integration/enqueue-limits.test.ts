@@ -119,6 +119,17 @@ describe('enqueue limits on keys, payloads and headers', () => {
     })
   }
 
+  test('headers that are not an object of strings are refused', async () => {
+    for (const headers of ['tenant=t1', ['t1'], 7]) {
+      await refused(
+        (trx) =>
+          outbox.enqueue(trx, OrderChanged, order, { headers: headers as unknown as Record<string, string> }),
+        '(headers)',
+        /headers must be an object/,
+      )
+    }
+  })
+
   test('maxMessageBytes counts the key and the headers as well as the encoded value', async () => {
     const small = createOutbox({ events: [OrderChanged], maxMessageBytes: 100 })
     await knex.transaction((trx) => small.enqueue(trx, OrderChanged, order))
