@@ -142,18 +142,26 @@ describe('Avro keys and topic settings', () => {
       (
         await queryRows<{ status: string }>(db.url, 'select status from postbox.outbox where id = $1', [id])
       )[0]?.status
+    // A write transaction open in any database of the server holds the claim horizon: wait long.
+    const patience = 120_000
     const relay = await startRelay(db.url, [Note])
     try {
-      await waitFor('the long-key row parked', async () =>
-        (await status(poison)) === 'parked' ? true : undefined,
+      await waitFor(
+        'the long-key row parked',
+        async () => ((await status(poison)) === 'parked' ? true : undefined),
+        patience,
       )
       await knex.transaction((trx) =>
         outboxFor([Note]).enqueue(trx, Note, { k: 'c', text: 'c1' }, { headers: { tenant: 't1' } }),
       )
-      const records = await waitFor('a1, b1 and c1 published', async () => {
-        const r = await readTopic(topic)
-        return r.length >= 3 ? r : undefined
-      })
+      const records = await waitFor(
+        'a1, b1 and c1 published',
+        async () => {
+          const r = await readTopic(topic)
+          return r.length >= 3 ? r : undefined
+        },
+        patience,
+      )
       assert.deepEqual(records.map((r) => [r.key, (r.value as { text: string }).text]).sort(), [
         ['a', 'a1'],
         ['b', 'b1'],
