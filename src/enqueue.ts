@@ -1,19 +1,22 @@
 import { type Catalog, createCatalog } from './catalog/catalog.js'
 import type { AnyEventDefinition, EventDefinition } from './catalog/define-event.js'
 import {
-  checkKey,
-  isStorableText,
-  keyOf,
-  mapToExternal,
-  storedKey,
-  toStoredSnapshot,
-} from './catalog/map-event.js'
+  checkKeyBytes,
+  checkMessageBytes,
+  checkPayloadBytes,
+  DEFAULT_MAX_MESSAGE_BYTES,
+  DEFAULT_MAX_PAYLOAD_BYTES,
+  eventHeaders,
+  headerBytes,
+  utf8Bytes,
+} from './catalog/limits.js'
+import { checkKey, keyOf, mapToExternal, storedKey, toStoredJson } from './catalog/map-event.js'
 import type { EventKey } from './catalog/types.js'
-import { executorFor, type SqlClient } from './db/executor.js'
+import { type SqlClient, type SqlExecutor, transactionExecutorFor } from './db/executor.js'
 import { quoteIdentifier } from './db/identifier.js'
 import { notifyChannel } from './db/notify.js'
 import { type NewOutboxRow, outboxQueries } from './db/outbox-queries.js'
-import { ValidationError } from './errors.js'
+import { ConfigError, ValidationError } from './errors.js'
 import { newEventId } from './event-id.js'
 
 export interface OutboxOptions {
@@ -23,14 +26,23 @@ export interface OutboxOptions {
   schema?: string
   /** NOTIFY the relay on commit (default true). Switch off under very heavy write load. */
   notify?: boolean
-  /** Largest encoded value accepted (default 1 000 000 bytes, the relay's default limit). */
+  /**
+   * Largest Kafka record accepted: encoded value, key and the event's own headers together
+   * (default 1 000 000 bytes, the relay's default limit).
+   */
   maxMessageBytes?: number
+  /** Largest internal snapshot accepted, in UTF-8 bytes of its stored JSON (default 1 MiB). */
+  maxPayloadBytes?: number
 }
 
 export interface EnqueueOptions {
   /** W3C trace context of the request, copied into a Kafka header. */
   traceparent?: string
-  /** Extra string headers to publish with the event. */
+  /**
+   * Extra string headers to publish with the event: at most 16 KiB together with traceparent,
+   * and none of the names the relay sets (event-id, event-type, outbox-id, created-at,
+   * content-type, replay-of, traceparent).
+   */
   headers?: Record<string, string>
 }
 
@@ -66,27 +78,14 @@ export interface Outbox {
   ): Promise<EnqueueResult>
 }
 
-const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/
-
-function headersFor(event: AnyEventDefinition, options: EnqueueOptions | undefined): Record<string, string> {
-  const headers: Record<string, string> = {}
-  for (const [name, value] of Object.entries(options?.headers ?? {})) {
-    if (typeof value !== 'string' || !isStorableText(name) || !isStorableText(value)) {
-      throw new ValidationError(
-        event.type,
-        `(headers).${name}`,
-        `header "${name}" must be a string without NUL`,
-      )
-    }
-    headers[name] = value
+function byteLimit(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback
+  if (!Number.isSafeInteger(value) || value <= 0) {
+    throw new ConfigError(
+      `createOutbox: ${name} must be a positive whole number of bytes, got ${String(value)}`,
+    )
   }
-  if (options?.traceparent !== undefined) {
-    if (!TRACEPARENT.test(options.traceparent)) {
-      throw new ValidationError(event.type, '(traceparent)', 'traceparent is not a W3C trace context header')
-    }
-    headers.traceparent = options.traceparent
-  }
-  return headers
+  return value
 }
 
 /**
@@ -99,7 +98,8 @@ export function createOutbox(options: OutboxOptions): Outbox {
   const catalog = createCatalog(options.events as readonly AnyEventDefinition[])
   const queries = outboxQueries(schema)
   const channel = options.notify === false ? null : notifyChannel(schema)
-  const maxMessageBytes = options.maxMessageBytes ?? 1_000_000
+  const maxMessageBytes = byteLimit('maxMessageBytes', options.maxMessageBytes, DEFAULT_MAX_MESSAGE_BYTES)
+  const maxPayloadBytes = byteLimit('maxPayloadBytes', options.maxPayloadBytes, DEFAULT_MAX_PAYLOAD_BYTES)
 
   const known = (event: AnyEventDefinition): AnyEventDefinition => {
     const registered = catalog.get(event?.type)
@@ -113,33 +113,38 @@ export function createOutbox(options: OutboxOptions): Outbox {
     return registered
   }
 
-  const upsertRow = (
+  /** A checked row; `value` is the encoded value's size, 0 for a tombstone. */
+  const outboxRow = (
     event: AnyEventDefinition,
-    row: unknown,
+    key: EventKey,
+    payload: unknown,
+    value: number,
     options: EnqueueOptions | undefined,
   ): NewOutboxRow => {
-    const snapshot = toStoredSnapshot(event, row)
-    const size = event.valueCodec.encode(mapToExternal(event, snapshot)).length + 5
-    if (size > maxMessageBytes) {
-      throw new ValidationError(
-        event.type,
-        '(size)',
-        `the encoded record is ${size} bytes, over ${maxMessageBytes}`,
-      )
-    }
+    const stored = checkKeyBytes(event, storedKey(key))
+    const headers = eventHeaders(event, options)
+    const keyBytes = event.keyCodec === undefined ? utf8Bytes(stored) : event.keyCodec.encode(key).length + 5
+    checkMessageBytes(event, { value, key: keyBytes, headers: headerBytes(headers) }, maxMessageBytes)
     return {
       event_id: newEventId(),
       event_type: event.type,
       topic: event.topic,
-      key: storedKey(keyOf(event, snapshot)),
-      payload: snapshot,
-      headers: headersFor(event, options),
+      key: stored,
+      payload,
+      headers,
     }
   }
 
-  const insert = async (db: SqlClient, rows: NewOutboxRow[]): Promise<EnqueueResult[]> => {
+  const upsertRow = (event: AnyEventDefinition, row: unknown, options: EnqueueOptions | undefined) => {
+    const { snapshot, bytes } = toStoredJson(event, row)
+    checkPayloadBytes(event, bytes, maxPayloadBytes)
+    const value = event.valueCodec.encode(mapToExternal(event, snapshot)).length + 5
+    return outboxRow(event, keyOf(event, snapshot), snapshot, value, options)
+  }
+
+  const insert = async (db: SqlExecutor, rows: NewOutboxRow[]): Promise<EnqueueResult[]> => {
     if (rows.length === 0) return []
-    const ids = await queries.insertOutboxRows(executorFor(db), rows, channel)
+    const ids = await queries.insertOutboxRows(db, rows, channel)
     return ids.map((id, i) => ({ id, eventId: rows[i]?.event_id ?? '' }))
   }
 
@@ -147,29 +152,25 @@ export function createOutbox(options: OutboxOptions): Outbox {
     catalog,
     schema,
     async enqueue(db, event, row, opts) {
-      const [result] = await insert(db, [upsertRow(known(event), row, opts)])
+      const executor = transactionExecutorFor(db)
+      const [result] = await insert(executor, [upsertRow(known(event), row, opts)])
       return result as EnqueueResult
     },
     async enqueueMany(db, event, rows, opts) {
+      const executor = transactionExecutorFor(db)
       const definition = known(event)
       if (!Array.isArray(rows))
         throw new ValidationError(definition.type, '(rows)', 'enqueueMany takes an array')
       return insert(
-        db,
+        executor,
         rows.map((row) => upsertRow(definition, row, opts)),
       )
     },
     async tombstone(db, event, key, opts) {
+      const executor = transactionExecutorFor(db)
       const definition = known(event as AnyEventDefinition)
-      const [result] = await insert(db, [
-        {
-          event_id: newEventId(),
-          event_type: definition.type,
-          topic: definition.topic,
-          key: storedKey(checkKey(definition, key)),
-          payload: null,
-          headers: headersFor(definition, opts),
-        },
+      const [result] = await insert(executor, [
+        outboxRow(definition, checkKey(definition, key), null, 0, opts),
       ])
       return result as EnqueueResult
     },

@@ -12,10 +12,18 @@ export function storedKey(key: EventKey): string {
 
 /** The snapshot as the database will hold it (jsonb), so enqueue validates what the relay will map. */
 export function toStoredSnapshot(event: AnyEventDefinition, internal: unknown): unknown {
+  return toStoredJson(event, internal).snapshot
+}
+
+/** The stored snapshot and the size of its JSON text in UTF-8 bytes. */
+export function toStoredJson(
+  event: AnyEventDefinition,
+  internal: unknown,
+): { snapshot: unknown; bytes: number } {
   try {
     const text = JSON.stringify(internal, rejectUnstorableStrings)
     if (text === undefined) throw new Error('the value is not JSON-serialisable')
-    return JSON.parse(text)
+    return { snapshot: JSON.parse(text), bytes: Buffer.byteLength(text, 'utf8') }
   } catch (cause) {
     throw new ValidationError(
       event.type,

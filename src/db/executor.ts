@@ -2,41 +2,136 @@ import type { Knex } from 'knex'
 import type pg from 'pg'
 import { ConfigError } from '../errors.js'
 
-/** What the caller hands enqueue(): a knex transaction, or a pg client inside BEGIN/COMMIT. */
-export type SqlClient = Knex.Transaction | Knex | pg.ClientBase | pg.Pool
+/**
+ * What the caller hands enqueue(): a knex transaction, or a pg client (`pg.Client`,
+ * `pg.PoolClient`) inside BEGIN … COMMIT. Not a `pg.Pool` nor the root knex instance: each of
+ * their statements commits on its own, outside the caller's transaction.
+ */
+export type SqlClient = Knex.Transaction | pg.ClientBase
 
 /** The one method Postbox needs from a connection: run parameterised SQL ($1, $2 …), get rows. */
 export interface SqlExecutor {
   query<Row>(text: string, values: readonly unknown[]): Promise<Row[]>
 }
 
-function isKnex(client: SqlClient): client is Knex | Knex.Transaction {
-  return typeof client === 'function' && 'raw' in client
+/** The part of a knex instance or transaction Postbox uses: a function object with raw(). */
+export interface KnexLike {
+  (...args: never[]): unknown
+  raw(sql: string, bindings: readonly unknown[]): PromiseLike<unknown>
+  readonly isTransaction?: boolean
 }
 
-/** Adapts the caller's connection, so Postbox joins the caller's transaction. */
-export function executorFor(client: SqlClient): SqlExecutor {
-  if (isKnex(client)) {
-    return {
-      async query<Row>(text: string, values: readonly unknown[]) {
-        // knex binds with `?`; reorder values so `$n` placeholders keep their meaning.
-        const bindings: unknown[] = []
-        const knexText = text.replace(/\$(\d+)/g, (_, n: string) => {
-          bindings.push(values[Number(n) - 1])
-          return '?'
-        })
-        const result = (await client.raw(knexText, bindings as Knex.RawBinding[])) as { rows: Row[] }
-        return result.rows
-      },
+/** The part of a pg client (or pool) Postbox uses. */
+export interface PgClientLike {
+  query(text: string, values: unknown[]): Promise<{ rows: unknown[] }>
+  /** 'I' idle, 'T' in a transaction, 'E' in a failed one (pg ≥ 8.21; null on pg-native). */
+  getTransactionStatus?(): string | null
+  /** pg sets this while no query is queued or running, so the transaction status is current. */
+  readonly readyForQuery?: boolean
+  /** Only a pool counts its clients. */
+  readonly totalCount?: number
+}
+
+export type Connection = KnexLike | PgClientLike
+
+const PASS_INSTEAD =
+  'pass a knex transaction (knex.transaction(async (trx) => … enqueue(trx, …))) or a pg.Client/pg.PoolClient after BEGIN'
+
+function isKnex(client: Connection): client is KnexLike {
+  return typeof client === 'function' && typeof (client as Partial<KnexLike>).raw === 'function'
+}
+
+function isPgClient(client: Connection): client is PgClientLike {
+  return client !== null && typeof client === 'object' && typeof client.query === 'function'
+}
+
+/**
+ * knex binds `?` (and `??` as an identifier) and turns `\?` into a literal `?`. Rewrites the
+ * `$n` placeholders of Postbox's SQL to `?` with the values in placeholder order, and escapes
+ * every `?` the SQL itself contains (jsonb operators `?`, `?|`, `?&`) so knex leaves it alone.
+ */
+export function toKnexRaw(text: string, values: readonly unknown[]): { sql: string; bindings: unknown[] } {
+  const bindings: unknown[] = []
+  let sql = ''
+  let last = 0
+  for (const match of text.matchAll(/(?<![\w$])\$(\d+)|\\*\?/g)) {
+    sql += text.slice(last, match.index)
+    last = match.index + match[0].length
+    const n = match[1]
+    if (n === undefined) {
+      // knex drops every backslash in front of a `?`: such text cannot reach Postgres intact.
+      if (match[0] !== '?') throw new Error('a backslash before "?" cannot pass through knex.raw')
+      sql += '\\?'
+      continue
     }
+    const index = Number(n) - 1
+    if (index >= values.length) throw new Error(`$${n} has no value (${values.length} given)`)
+    bindings.push(values[index])
+    // knex reads `\??` as one binding: keep a placeholder apart from a literal `?` before it.
+    sql += sql.endsWith('\\?') ? ' ?' : '?'
   }
-  if (client !== null && typeof client === 'object' && typeof client.query === 'function') {
-    return {
-      async query<Row>(text: string, values: readonly unknown[]) {
-        const result = await client.query(text, values as unknown[])
-        return result.rows as Row[]
-      },
+  return { sql: sql + text.slice(last), bindings }
+}
+
+function knexExecutor(trx: KnexLike): SqlExecutor {
+  return {
+    async query<Row>(text: string, values: readonly unknown[]) {
+      const { sql, bindings } = toKnexRaw(text, values)
+      const result = (await trx.raw(sql, bindings)) as { rows: Row[] }
+      return result.rows
+    },
+  }
+}
+
+function pgExecutor(client: PgClientLike): SqlExecutor {
+  return {
+    async query<Row>(text: string, values: readonly unknown[]) {
+      const result = await client.query(text, values as unknown[])
+      return result.rows as Row[]
+    },
+  }
+}
+
+/**
+ * Adapts the caller's connection, so Postbox joins the caller's transaction. Refuses a pg pool
+ * and the root knex instance, which would run Postbox's statements in transactions of their own.
+ */
+export function executorFor(client: SqlClient | Connection): SqlExecutor {
+  const connection = client as Connection
+  if (isKnex(connection)) {
+    if (connection.isTransaction !== true) {
+      throw new ConfigError(`got the knex instance, whose statements commit on their own: ${PASS_INSTEAD}`)
     }
+    return knexExecutor(connection)
   }
-  throw new ConfigError('expected a knex transaction or a pg client as the first argument')
+  if (isPgClient(connection)) {
+    if (typeof connection.totalCount === 'number') {
+      throw new ConfigError(
+        `got a pg.Pool, which runs each statement on any of its connections and commits it there: ${PASS_INSTEAD}`,
+      )
+    }
+    return pgExecutor(connection)
+  }
+  throw new ConfigError(`expected the caller's connection: ${PASS_INSTEAD}`)
+}
+
+/**
+ * executorFor() for writes that must commit or roll back with the caller's work. A pg client
+ * that has seen no BEGIN is refused too; the check reads the status byte of the client's last
+ * ReadyForQuery, so it costs no round trip. It is skipped where that status is unknown (a pg
+ * without getTransactionStatus, pg-native, a query still running on the client).
+ */
+export function transactionExecutorFor(client: SqlClient | Connection): SqlExecutor {
+  const executor = executorFor(client)
+  const connection = client as Connection
+  if (
+    !isKnex(connection) &&
+    connection.readyForQuery === true &&
+    connection.getTransactionStatus?.() === 'I'
+  ) {
+    throw new ConfigError(
+      `the pg client is not inside a transaction, so the outbox row would commit on its own: run BEGIN on it first, or ${PASS_INSTEAD}`,
+    )
+  }
+  return executor
 }

@@ -14,11 +14,15 @@ function settled(row: string): string {
   return `${row}.txid < pg_snapshot_xmin(pg_current_snapshot())`
 }
 
-/** An earlier row of the same topic and key is parked: this one waits behind it (per-key order). */
+/**
+ * An earlier row of the same topic and key is parked: this one waits behind it (per-key order).
+ * The md5 term matches the parked-key index, which holds a hash because a btree cannot hold long keys.
+ */
 function behindParkedRow(schema: string, row: string): string {
   return `exists (
         select 1 from ${schema}.outbox parked
-        where parked.status = 'parked' and parked.topic = ${row}.topic and parked.key = ${row}.key
+        where parked.status = 'parked' and parked.topic = ${row}.topic
+          and md5(parked.key) = md5(${row}.key) and parked.key = ${row}.key
           and parked.id < ${row}.id)`
 }
 

@@ -7,6 +7,7 @@ import { runPostbox } from '../support/cli.js'
 import { type OrderRow, orderEvent, orderSchemaV1 } from '../support/events.js'
 import { outboxFor, readTopic, startRelay } from '../support/relay.js'
 import { createMigratedDatabase, queryRows, uniqueName, waitFor } from '../support/stack.js'
+import { inTransaction } from '../support/transaction.js'
 
 const CONFIG = 'test/cli/fixtures/orders.config.ts'
 
@@ -80,13 +81,15 @@ describe('postbox parked list|retry|skip', () => {
 
   const enqueueGood = (topic: string, id: number, version: number) => {
     const event = orderEvent(topic)
-    return outboxFor([event]).enqueue(pool, event, {
-      id,
-      customer: `customer-${id}`,
-      total_cents: 100,
-      status: 'new',
-      version,
-    })
+    return inTransaction(pool, (client) =>
+      outboxFor([event]).enqueue(client, event, {
+        id,
+        customer: `customer-${id}`,
+        total_cents: 100,
+        status: 'new',
+        version,
+      }),
+    )
   }
 
   const rowsOf = (topic: string) =>

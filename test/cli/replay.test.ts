@@ -7,6 +7,7 @@ import { runPostbox } from '../support/cli.js'
 import { orderEvent } from '../support/events.js'
 import { outboxFor, readTopic, startRelay } from '../support/relay.js'
 import { createMigratedDatabase, queryRows, uniqueName, waitFor } from '../support/stack.js'
+import { inTransaction } from '../support/transaction.js'
 
 const CONFIG = 'test/cli/fixtures/orders.config.ts'
 
@@ -43,13 +44,15 @@ describe('postbox replay', () => {
         [2, 'b'],
         [3, 'c'],
       ] as const) {
-        const result = await outbox.enqueue(pool, OrderChanged, {
-          id,
-          customer: `customer-${key}`,
-          total_cents: version * 100,
-          status: 'new',
-          version,
-        })
+        const result = await inTransaction(pool, (client) =>
+          outbox.enqueue(client, OrderChanged, {
+            id,
+            customer: `customer-${key}`,
+            total_cents: version * 100,
+            status: 'new',
+            version,
+          }),
+        )
         eventIds.set(String(id), [...(eventIds.get(String(id)) ?? []), result.eventId])
       }
     }
@@ -108,13 +111,15 @@ describe('postbox replay', () => {
   test("a replay that reaches a key's still-pending row ends with that newest row, so the key's last value stays current", async () => {
     await relay.stop()
     const outbox = outboxFor([OrderChanged])
-    const pending = await outbox.enqueue(pool, OrderChanged, {
-      id: 2,
-      customer: 'customer-b',
-      total_cents: 400,
-      status: 'new',
-      version: 4,
-    })
+    const pending = await inTransaction(pool, (client) =>
+      outbox.enqueue(client, OrderChanged, {
+        id: 2,
+        customer: 'customer-b',
+        total_cents: 400,
+        status: 'new',
+        version: 4,
+      }),
+    )
     const result = await replay('--key', '2', '--from-id', '5', '--yes', '--json')
     assert.equal(result.code, 0, result.stderr)
     assert.deepEqual(JSON.parse(result.stdout), { matched: 3, queued: 3, upToId: pending.id })

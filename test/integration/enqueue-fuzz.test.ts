@@ -85,6 +85,17 @@ describe('enqueue under random input', () => {
     )
   })
 
+  test('keys around the 1024-byte limit are stored when their UTF-8 form fits and refused when it does not', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.string({ unit: 'grapheme', minLength: 150, maxLength: 450 }), async (key) => {
+        const outcome = await attempt((trx) => outbox.tombstone(trx, Event, key))
+        const fits = Buffer.byteLength(key, 'utf8') <= 1024 && !key.includes('\0')
+        assert.equal(outcome, fits ? 'written' : 'refused')
+      }),
+      { numRuns: 60 },
+    )
+  })
+
   test('headers and traceparent values are validated too', async () => {
     const valid: OrderRow = { id: 1, customer: 'c', total_cents: 1, status: 's' }
     await fc.assert(

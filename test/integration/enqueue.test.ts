@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import knexFactory, { type Knex } from 'knex'
 import pg from 'pg'
-import { defineEvent, ValidationError } from '../../src/index.js'
+import { ConfigError, defineEvent, type SqlClient, ValidationError } from '../../src/index.js'
 import { type OrderRow, orderEvent } from '../support/events.js'
 import { outboxFor } from '../support/relay.js'
 import { createMigratedDatabase, queryRows } from '../support/stack.js'
@@ -73,6 +73,60 @@ describe('enqueue inside the caller transaction', () => {
       'a UUIDv7',
     )
     assert.equal((await queryRows(db.url, "select 1 from postbox.outbox where key = '2'")).length, 1)
+  })
+
+  // SqlClient leaves a pool and the root knex instance out; JavaScript callers and casts still reach enqueue.
+  const outsideTransaction = (connection: unknown) => connection as SqlClient
+  const refusedBecause = (pattern: RegExp) => (error: unknown) =>
+    error instanceof ConfigError && error.code === 'POSTBOX_CONFIG' && pattern.test(error.message)
+
+  test('a pg.Pool is refused with a ConfigError, so a rolled-back transaction leaves no outbox row', async () => {
+    const before = (await outboxRows()).length
+    const pool = new pg.Pool({ connectionString: db.url, max: 2 })
+    const client = await pool.connect()
+    try {
+      await client.query('begin')
+      await client.query("insert into orders values (20, 'eve', 5)")
+      await assert.rejects(
+        outbox.enqueue(outsideTransaction(pool), OrderChanged, { ...order, id: 20 }),
+        refusedBecause(/pg\.Pool.*pg\.Client\/pg\.PoolClient after BEGIN/),
+      )
+      await client.query('rollback')
+    } finally {
+      client.release()
+      await pool.end()
+    }
+    assert.equal((await outboxRows()).length, before, 'nothing was written for the rolled-back transaction')
+  })
+
+  test('the root knex instance is refused with a ConfigError inside knex.transaction, and nothing is written', async () => {
+    const before = (await outboxRows()).length
+    await assert.rejects(
+      knex.transaction(async (trx) => {
+        await trx('orders').insert({ id: 21, customer: 'fay', total_cents: 5 })
+        await outbox.enqueue(outsideTransaction(knex), OrderChanged, { ...order, id: 21 })
+        throw new Error('business rule failed')
+      }),
+      refusedBecause(/knex instance.*knex transaction/),
+    )
+    assert.equal((await outboxRows()).length, before)
+    assert.equal((await knex('orders').where({ id: 21 })).length, 0)
+  })
+
+  test('a pg client that has not run BEGIN is refused with a ConfigError, and nothing is written', async () => {
+    const before = (await outboxRows()).length
+    const client = new pg.Client({ connectionString: db.url })
+    await client.connect()
+    try {
+      await assert.rejects(
+        outbox.enqueueMany(client, OrderChanged, [{ ...order, id: 22 }]),
+        refusedBecause(/not inside a transaction.*BEGIN/),
+      )
+      await assert.rejects(outbox.tombstone(client, OrderChanged, '22'), refusedBecause(/BEGIN/))
+    } finally {
+      await client.end()
+    }
+    assert.equal((await outboxRows()).length, before)
   })
 
   test('a rolled-back transaction leaves neither the domain row nor the outbox row', async () => {

@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
 import { after, before, describe, test } from 'node:test'
 import { Kafka, logLevel } from 'kafkajs'
 import knexFactory, { type Knex } from 'knex'
+import { RESERVED_HEADERS } from '../../src/catalog/limits.js'
 import { defineEvent } from '../../src/index.js'
 import { outboxFor, readTopic, startRelay } from '../support/relay.js'
-import { createMigratedDatabase, stack, uniqueName, waitFor } from '../support/stack.js'
+import { createMigratedDatabase, queryRows, stack, uniqueName, waitFor } from '../support/stack.js'
 
 interface Line {
   order_id: number
@@ -111,6 +113,71 @@ describe('Avro keys and topic settings', () => {
       assert.equal(policy(logged), 'delete')
     } finally {
       await admin.disconnect()
+    }
+  })
+
+  test('a row with a 6,400-character key (written before the key limit) parks, its key waits, and other keys keep flowing', async () => {
+    const topic = uniqueName('longkey')
+    const Note = defineEvent({
+      type: `note.${topic}`,
+      topic,
+      key: (n: { k: string; text: string }) => n.k,
+      schema: { type: 'record', name: 'Note', fields: [{ name: 'text', type: 'string' }] },
+      toExternal: (n: { k: string; text: string }) => ({ text: n.text }),
+    })
+    const long = randomBytes(3200).toString('hex') // 6,400 characters that do not compress
+    const write = (key: string, payload: unknown) =>
+      queryRows<{ id: string }>(
+        db.url,
+        `insert into postbox.outbox (event_id, event_type, topic, key, payload)
+         values (gen_random_uuid(), $1, $2, $3, $4::jsonb) returning id::text`,
+        [Note.type, topic, key, JSON.stringify(payload)],
+      ).then(([row]) => row?.id ?? '')
+    // Plain SQL, as rows written before enqueue capped keys: the mapping rejects the first one.
+    const poison = await write(long, { k: long, text: 42 })
+    await write('a', { k: 'a', text: 'a1' })
+    const waiting = await write(long, { k: long, text: 'L2' })
+    await write('b', { k: 'b', text: 'b1' })
+    const status = async (id: string) =>
+      (
+        await queryRows<{ status: string }>(db.url, 'select status from postbox.outbox where id = $1', [id])
+      )[0]?.status
+    // A write transaction open in any database of the server holds the claim horizon: wait long.
+    const patience = 120_000
+    const relay = await startRelay(db.url, [Note])
+    try {
+      await waitFor(
+        'the long-key row parked',
+        async () => ((await status(poison)) === 'parked' ? true : undefined),
+        patience,
+      )
+      await knex.transaction((trx) =>
+        outboxFor([Note]).enqueue(trx, Note, { k: 'c', text: 'c1' }, { headers: { tenant: 't1' } }),
+      )
+      const records = await waitFor(
+        'a1, b1 and c1 published',
+        async () => {
+          const r = await readTopic(topic)
+          return r.length >= 3 ? r : undefined
+        },
+        patience,
+      )
+      assert.deepEqual(records.map((r) => [r.key, (r.value as { text: string }).text]).sort(), [
+        ['a', 'a1'],
+        ['b', 'b1'],
+        ['c', 'c1'],
+      ])
+      assert.equal(await status(waiting), 'pending', 'the later row of the parked key waits behind it')
+      for (const record of records) {
+        const own = Object.keys(record.headers).filter((name) => name !== 'tenant')
+        assert.deepEqual(
+          own.filter((name) => !RESERVED_HEADERS.includes(name)),
+          [],
+          'every header the relay sets is a name enqueue refuses',
+        )
+      }
+    } finally {
+      await relay.stop()
     }
   })
 })
