@@ -38,19 +38,57 @@ export function outboxQueries(schemaName: string) {
     with inserted as (${insertSql})
     select inserted.id from inserted, (select pg_notify($2, '')) as notified`
 
-  // Settled rows only: every transaction below the snapshot's xmin has finished, so no
-  // row with a smaller txid can still appear. A key with a parked row waits behind it.
+  // The horizon: only transactions of this database holding a write lock on the outbox can still
+  // add outbox rows, so only they hold rows back (docs/CLAIM-PATH.md has the proof). Read in this
+  // order, each step after the one before (the lateral reference forces it): (1) the last id handed
+  // out, (2) the lock holders; the claim's own snapshot is taken later, by the next statement.
+  // Every id <= id_bound was drawn by a transaction that already held its lock at (2), so one
+  // still open then is counted. A holder without an xid yet gets one >= next_xid. Relay backends
+  // only update rows and never add ids, so they are left out.
+  const horizonSql = `
+    select b.id_bound::text as id_bound, min(w.xid)::text as horizon,
+           (array_agg(w.pid order by w.xid))[1] as holder_pid
+    from (
+      select pg_sequence_last_value(pg_get_serial_sequence('${s}.outbox', 'id')::regclass) as id_bound,
+             pg_snapshot_xmax(pg_current_snapshot()) as next_xid
+    ) b
+    left join lateral (
+      select l.pid,
+             coalesce(
+               (b.next_xid::text::numeric
+                 + ((x.transactionid::text::bigint - (b.next_xid::text::numeric % 4294967296)::bigint
+                     + 6442450944) % 4294967296) - 2147483648)::text::xid8,
+               b.next_xid) as xid
+      from pg_locks l
+      left join pg_locks x
+        on x.locktype = 'transactionid' and x.granted and x.virtualtransaction = l.virtualtransaction
+      where l.locktype = 'relation' and l.granted and b.next_xid is not null
+        and l.database = (select oid from pg_database where datname = current_database())
+        and l.relation = '${s}.outbox'::regclass
+        and l.mode in ('RowExclusiveLock', 'ShareRowExclusiveLock', 'ExclusiveLock', 'AccessExclusiveLock')
+        and l.pid is distinct from pg_backend_pid()
+        and l.pid not in (select a.pid from pg_stat_activity a where a.application_name like 'postbox-relay %')
+    ) w on true
+    group by b.id_bound`
+
+  // Settled rows only ($3 id bound, $4 horizon from horizonSql, read before this statement's
+  // snapshot). One index range per shard in the order given, stopping once the batch is full, so
+  // the cost is O(batch) whatever the statistics say. A key with a parked row waits behind it.
   const claimSql = `
     select o.id::text, o.event_id::text, o.event_type, o.topic, o.key, o.payload, o.headers,
            o.created_at, o.shard, o.attempts
-    from ${s}.outbox o
-    where o.shard = any($1::smallint[])
-      and o.status = 'pending'
-      and o.txid < pg_snapshot_xmin(pg_current_snapshot())
-      and not exists (
-        select 1 from ${s}.outbox p
-        where p.status = 'parked' and p.topic = o.topic and p.key = o.key and p.id < o.id)
-    order by o.id
+    from unnest($1::smallint[]) as sh(shard)
+    cross join lateral (
+      select o.* from ${s}.outbox o
+      where o.shard = sh.shard and o.status = 'pending'
+        and o.id <= $3::bigint
+        and o.txid < coalesce($4::xid8, pg_snapshot_xmax(pg_current_snapshot()))
+        and not exists (
+          select 1 from ${s}.outbox p
+          where p.status = 'parked' and p.topic = o.topic and p.key = o.key and p.id < o.id)
+      order by o.id
+      limit $2
+    ) o
     limit $2`
 
   // Fencing: rows are marked only in shards whose lease this relay holds at the epoch it claimed them under.
@@ -72,11 +110,27 @@ export function outboxQueries(schemaName: string) {
     set status = 'parked', parked_at = now(), attempts = attempts + 1, last_error = $2
     where id = $1::bigint and status = 'pending'`
 
+  // Committed pending rows the horizon still holds back ($2 horizon from horizonSql).
   const unsettledSql = `
     select count(*)::int as rows, extract(epoch from now() - min(created_at))::float8 as oldest_seconds
     from ${s}.outbox
-    where shard = any($1::smallint[]) and status = 'pending'
-      and txid >= pg_snapshot_xmin(pg_current_snapshot())`
+    where shard = any($1::smallint[]) and status = 'pending' and txid >= $2::xid8`
+
+  let turn = 0
+
+  /** Must run before the statement it guards, outside a REPEATABLE READ transaction. */
+  async function readHorizon(db: SqlExecutor) {
+    const [row] = await db.query<{
+      id_bound: string | null
+      horizon: string | null
+      holder_pid: number | null
+    }>(horizonSql, [])
+    return {
+      idBound: row?.id_bound ?? null,
+      horizon: row?.horizon ?? null,
+      holderPid: row?.holder_pid ?? null,
+    }
+  }
 
   return {
     /** Writes many outbox rows in one statement inside the caller's transaction. */
@@ -89,8 +143,19 @@ export function outboxQueries(schemaName: string) {
       return result.map((r) => r.id)
     },
 
-    claimPendingBatch(db: SqlExecutor, shards: readonly number[], limit: number) {
-      return db.query<ClaimedRow>(claimSql, [shards, limit])
+    /** Where claiming stops now: ids above idBound, and txids at or above horizon, wait. */
+    readHorizon,
+
+    /**
+     * Takes up to `limit` rows, each shard's in id order; the first shard asked for turns on each
+     * call, so every shard gets served. Two statements: the horizon, then the claim.
+     */
+    async claimPendingBatch(db: SqlExecutor, shards: readonly number[], limit: number) {
+      const { idBound, horizon } = await readHorizon(db)
+      if (idBound === null || shards.length === 0) return []
+      const start = turn++ % shards.length
+      const order = [...shards.slice(start), ...shards.slice(0, start)]
+      return db.query<ClaimedRow>(claimSql, [order, limit, idBound, horizon])
     },
 
     /** Returns the ids actually marked; ids of shards whose lease moved on are left pending. */
@@ -115,8 +180,13 @@ export function outboxQueries(schemaName: string) {
 
     /** Pending rows the relay cannot claim yet because an older transaction is still open. */
     async unsettledRows(db: SqlExecutor, shards: readonly number[]) {
-      const [row] = await db.query<{ rows: number; oldest_seconds: number | null }>(unsettledSql, [shards])
-      return { rows: row?.rows ?? 0, oldestSeconds: row?.oldest_seconds ?? null }
+      const { horizon, holderPid } = await readHorizon(db)
+      if (horizon === null) return { rows: 0, oldestSeconds: null, holderPid: null }
+      const [row] = await db.query<{ rows: number; oldest_seconds: number | null }>(unsettledSql, [
+        shards,
+        horizon,
+      ])
+      return { rows: row?.rows ?? 0, oldestSeconds: row?.oldest_seconds ?? null, holderPid }
     },
   }
 }
