@@ -58,7 +58,8 @@ async function explain(c: pg.Client, sql: string, values: unknown[]) {
     values,
   )
   type Doc = { Plan: Record<string, unknown>; 'Execution Time': number }
-  const [doc] = rows[0]?.['QUERY PLAN'] as [Doc]
+  const doc = (rows[0]?.['QUERY PLAN'] as [Doc] | undefined)?.[0]
+  if (doc === undefined) throw new Error('EXPLAIN returned no plan')
   const nodes: string[] = []
   const walk = (p: Record<string, unknown>) => {
     const name = `${p['Node Type']}${p['Index Name'] ? `(${p['Index Name']})` : ''}`
