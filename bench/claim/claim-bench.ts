@@ -2,8 +2,9 @@
 // a scratch database gets migrations 0001+0002, stale statistics (analyzed while small), then a
 // bulk backlog without analyze, as after an outage. Prints one table per section.
 // Usage: node --import tsx bench/claim/claim-bench.ts [--backlog 1000000] [--drain 200000] [--batch 2000]
+
+import { readFileSync } from 'node:fs'
 import pg from 'pg'
-import { migrate } from '../../src/db/migrate.js'
 import { claimVariants, markVariants, prepareSideTables, prepareVariants, setLowWater } from './variants.js'
 
 const args = process.argv.slice(2)
@@ -142,13 +143,15 @@ async function markSection(c: pg.Client, label: string) {
           },
           true,
         )
+      } else if (times[0] !== undefined && times[0] > 2000) {
+        break
       } else {
         const [ms] = await timed(() => c.query(v.sql, v.values(ids)))
         times.push(ms)
         cpu += (await backendCpuMs()) - cpu0
       }
     }
-    cpu /= rounds - 1
+    cpu /= Math.max(times.length - 1, 1)
     console.log(
       `${v.name.padEnd(30)}${fmt(median(times))}${fmt(cpu)}${fmt((cpu * 1000) / batch)}${String(first.buffers).padStart(10)}${fmt(first.walBytes, 0)}  ${fmt(first.hot * 100, 0)}`,
     )
@@ -193,12 +196,21 @@ async function main() {
   await admin.query(`create database ${dbName}`)
   const c = new pg.Client({ connectionString: dbUrl, application_name: 'claim-bench' })
   try {
-    await migrate(dbUrl, 'postbox')
     await c.connect()
+    // The schema of 0.1 (0001 + 0002); the variants add what they need.
+    await c.query('create schema postbox')
+    for (const f of ['0001_outbox.sql', '0002_shard_progress.sql'])
+      await c.query(
+        readFileSync(new URL(`../../migrations/${f}`, import.meta.url), 'utf8').replaceAll(
+          '{{schema}}',
+          '"postbox"',
+        ),
+      )
     backendPid = Number((await c.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]?.pid)
-    // Stale statistics: analyzed while the table held 20,000 sent rows, then a bulk backlog arrives.
+    // Stale statistics: analyzed while the table held 20,000 rows, 0.5% of them pending, then a
+    // bulk backlog arrives (the planner then expects ~0.5% of the table to be pending).
     await fill(c, 20_000)
-    await c.query(`update postbox.outbox set status = 'sent', sent_at = now()`)
+    await c.query(`update postbox.outbox set status = 'sent', sent_at = now() where id > 100`)
     await c.query('vacuum analyze postbox.outbox')
     await prepareVariants(c)
     const [fillMs] = await timed(() => fill(c, backlog))
@@ -220,8 +232,8 @@ async function main() {
     setLowWater(Number(low.rows[0]?.low))
     await claimSection(c, `backlog ${backlog}, stale statistics`)
     await markSection(c, `backlog ${backlog}`)
-    await drainSection(c, 'C6 lateral, rotate, outer limit', 'M2 update from unnest', drain)
-    await drainSection(c, 'C0 today', 'M1 today (lease CTE)', Math.min(drain, 40_000))
+    await drainSection(c, 'C7 claim_pending() (0004)', 'M1b today, status hidden', drain)
+    await drainSection(c, 'C0 today', 'M1 today (lease CTE)', Math.min(drain, 20_000))
     const low2 = await c.query<{ low: string }>(
       `select min(id) - 1 as low from postbox.outbox where status = 'pending'`,
     )

@@ -1,4 +1,5 @@
 // The claim and mark variants the claim benchmark compares. Schema is fixed: postbox.
+import { readFileSync } from 'node:fs'
 import type pg from 'pg'
 
 export interface ClaimVariant {
@@ -26,32 +27,6 @@ const todaySql = `
   order by o.id
   limit $2`
 
-// One index range per shard, each shard taking its share of the batch: O(batch) by construction.
-const lateralShareSql = (extra: string) => `
-  select ${columns}
-  from unnest($1::smallint[]) as sh(shard)
-  cross join lateral (
-    select o.* from postbox.outbox o
-    where o.shard = sh.shard and o.status = 'pending' ${extra}
-      and ${notBehindParked}
-    order by o.id
-    limit ceil($2::float8 / cardinality($1::smallint[]))::int
-  ) o`
-
-const lateralFullSql = `
-  select ${columns}
-  from unnest($1::smallint[]) as sh(shard)
-  cross join lateral (
-    select o.* from postbox.outbox o
-    where o.shard = sh.shard and o.status = 'pending'
-      and o.txid < pg_snapshot_xmin(pg_current_snapshot())
-      and ${notBehindParked}
-    order by o.id
-    limit $2
-  ) o
-  order by o.id
-  limit $2`
-
 const noBitmapNoSort = ['set local enable_bitmapscan = off', 'set local enable_sort = off']
 
 export let lowWater = 0
@@ -66,21 +41,7 @@ export const claimVariants: ClaimVariant[] = [
     values: (s, l) => [s, l, lowWater],
   },
   {
-    name: 'C2 lateral (shard,id), share',
-    setup: [],
-    sql: lateralShareSql('and o.txid < pg_snapshot_xmin(pg_current_snapshot())'),
-    values: (s, l) => [s, l],
-  },
-  {
-    name: 'C5 lateral, (shard,id) index only',
-    setup: ['drop index postbox.outbox_pending_idx'],
-    sql: lateralShareSql(
-      'and o.id <= $3::bigint and o.txid < coalesce($4::xid8, pg_snapshot_xmax(pg_current_snapshot()))',
-    ),
-    values: (s, l) => [s, l, '9223372036854775807', null],
-  },
-  {
-    name: 'C6 lateral, rotate, outer limit',
+    name: 'C6 lateral (shard,id), no settings',
     setup: ['drop index postbox.outbox_pending_idx'],
     sql: `
   select ${columns}
@@ -96,13 +57,12 @@ export const claimVariants: ClaimVariant[] = [
   limit $2`,
     values: (s, l) => [s, l, '9223372036854775807', null],
   },
-  { name: 'C3 lateral (shard,id), full', setup: [], sql: lateralFullSql, values: (s, l) => [s, l] },
   {
-    name: 'C4 lateral + horizon params',
-    setup: [],
-    sql: lateralShareSql(
-      'and o.id <= $3::bigint and o.txid < coalesce($4::xid8, pg_snapshot_xmax(pg_current_snapshot()))',
-    ),
+    name: 'C7 claim_pending() (0004)',
+    setup: ['drop index postbox.outbox_pending_idx'],
+    sql: `select o.id::text as id, o.event_id::text, o.event_type, o.topic, o.key, o.payload, o.headers,
+       o.created_at, o.shard, o.attempts
+     from postbox.claim_pending($1::smallint[], $2::int, $3::bigint, $4::xid8) o`,
     values: (s, l) => [s, l, '9223372036854775807', null],
   },
 ]
@@ -137,6 +97,27 @@ export const markVariants: MarkVariant[] = [
     sql: `${leaseCte}
       update postbox.outbox o set status = 'sent', sent_at = now()
       where o.id = any($1::bigint[]) and o.status = 'pending' and o.shard in (select shard from held)
+      returning o.id::text`,
+    values: leaseValues,
+    pick: pickPending('postbox.outbox'),
+  },
+  {
+    name: 'M1b today, status hidden',
+    table: 'postbox.outbox',
+    sql: `${leaseCte}
+      update postbox.outbox o set status = 'sent', sent_at = now()
+      where o.id = any($1::bigint[]) and (o.status = 'pending') is true and o.shard in (select shard from held)
+      returning o.id::text`,
+    values: leaseValues,
+    pick: pickPending('postbox.outbox'),
+  },
+  {
+    name: 'M2b unnest, status hidden',
+    table: 'postbox.outbox',
+    sql: `${leaseCte}
+      update postbox.outbox o set status = 'sent', sent_at = now()
+      from unnest($1::bigint[]) as m(id)
+      where o.id = m.id and (o.status = 'pending') is true and o.shard in (select shard from held)
       returning o.id::text`,
     values: leaseValues,
     pick: pickPending('postbox.outbox'),
@@ -188,6 +169,10 @@ export async function prepareVariants(c: pg.Client) {
   await c.query(
     `create index outbox_pending_shard_idx on postbox.outbox (shard, id) where status = 'pending'`,
   )
+  // The claim function exactly as migration 0004 creates it.
+  const migration = readFileSync(new URL('../../migrations/0004_claim_by_shard.sql', import.meta.url), 'utf8')
+  const fn = migration.slice(migration.indexOf('create function'), migration.lastIndexOf('$$;') + 3)
+  await c.query(fn.replaceAll('{{schema}}', '"postbox"'))
   await c.query(
     `update postbox.shard_lease set owner = 'bench', epoch = 1, expires_at = now() + interval '1 day'`,
   )
