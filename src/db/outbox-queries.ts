@@ -69,7 +69,8 @@ export function outboxQueries(schemaName: string) {
         and l.relation = '${s}.outbox'::regclass
         and l.mode in ('RowExclusiveLock', 'ShareRowExclusiveLock', 'ExclusiveLock', 'AccessExclusiveLock')
         and l.pid is distinct from pg_backend_pid()
-        and l.pid not in (select a.pid from pg_stat_get_activity(null) a where a.application_name like 'postbox-relay %')
+        and (l.pid is null -- a prepared transaction
+             or l.pid not in (select a.pid from pg_stat_get_activity(null) a where a.application_name like 'postbox-relay %'))
     ) w on true
     group by b.id_bound`
 

@@ -353,7 +353,7 @@ export class Relay {
       this.stall = null
       return
     }
-    const tx = await oldestOpenTransaction(this.db)
+    const tx = await oldestOpenTransaction(this.db, unsettled.holderPid)
     const wasStalled = this.stall !== null
     this.stall = {
       pendingRows: unsettled.rows,

@@ -13,7 +13,11 @@ describe('migrate', () => {
 
   test('creates the outbox, lease and relay tables in its own schema and records itself in postbox_migrations', async () => {
     const result = await migrate(db.url, 'postbox')
-    assert.deepEqual(result.applied, ['0001_outbox.sql', '0002_shard_progress.sql'])
+    assert.deepEqual(result.applied, [
+      '0001_outbox.sql',
+      '0002_shard_progress.sql',
+      '0004_claim_by_shard.sql',
+    ])
     const tables = await queryRows<{ table_name: string }>(
       db.url,
       "select table_name from information_schema.tables where table_schema = 'postbox' order by table_name",
