@@ -40,39 +40,41 @@ export function outboxQueries(schemaName: string) {
 
   // The horizon: only transactions of this database holding a write lock on the outbox can still
   // add outbox rows, so only they hold rows back (docs/CLAIM-PATH.md has the proof). Read in this
-  // order, each step after the one before (the lateral reference forces it): (1) the last id handed
-  // out, (2) the lock holders; the claim's own snapshot is taken later, by the next statement.
+  // order: (1) the last id handed out, (2) the lock holders — an aggregate LATERAL over b runs
+  // only once b's row exists, and the lock table is copied when it first reads it; the claim's
+  // own snapshot is taken later, by the next statement.
   // Every id <= id_bound was drawn by a transaction that already held its lock at (2), so one
   // still open then is counted. A holder without an xid yet gets one >= next_xid. Relay backends
   // only update rows and never add ids, so they are left out. The functions behind the pg_locks
   // and pg_stat_activity views are called directly: planning the views costs ~5x the execution.
   const horizonSql = `
     with locks as materialized (select * from pg_lock_status())
-    select b.id_bound::text as id_bound, min(w.xid)::text as horizon,
-           (array_agg(w.pid order by w.xid))[1] as holder_pid
+    select b.id_bound::text as id_bound, w.horizon::text as horizon, w.holder_pid
     from (
       select pg_sequence_last_value(pg_get_serial_sequence('${s}.outbox', 'id')::regclass) as id_bound,
              pg_snapshot_xmax(pg_current_snapshot()) as next_xid
     ) b
-    left join lateral (
-      select l.pid,
-             coalesce(
-               (b.next_xid::text::numeric
-                 + ((x.transactionid::text::bigint - (b.next_xid::text::numeric % 4294967296)::bigint
-                     + 6442450944) % 4294967296) - 2147483648)::text::xid8,
-               b.next_xid) as xid
-      from locks l
-      left join locks x
-        on x.locktype = 'transactionid' and x.granted and x.virtualtransaction = l.virtualtransaction
-      where l.locktype = 'relation' and l.granted and b.next_xid is not null
-        and l.database = (select oid from pg_database where datname = current_database())
-        and l.relation = '${s}.outbox'::regclass
-        and l.mode in ('RowExclusiveLock', 'ShareRowExclusiveLock', 'ExclusiveLock', 'AccessExclusiveLock')
-        and l.pid is distinct from pg_backend_pid()
-        and (l.pid is null -- a prepared transaction
-             or l.pid not in (select a.pid from pg_stat_get_activity(null) a where a.application_name like 'postbox-relay %'))
-    ) w on true
-    group by b.id_bound`
+    cross join lateral (
+      select min(h.xid) as horizon, (array_agg(h.pid order by h.xid))[1] as holder_pid
+      from (
+        select l.pid,
+               coalesce(
+                 (b.next_xid::text::numeric
+                   + ((x.transactionid::text::bigint - (b.next_xid::text::numeric % 4294967296)::bigint
+                       + 6442450944) % 4294967296) - 2147483648)::text::xid8,
+                 b.next_xid) as xid
+        from locks l
+        left join locks x
+          on x.locktype = 'transactionid' and x.granted and x.virtualtransaction = l.virtualtransaction
+        where l.locktype = 'relation' and l.granted
+          and l.database = (select oid from pg_database where datname = current_database())
+          and l.relation = '${s}.outbox'::regclass
+          and l.mode in ('RowExclusiveLock', 'ShareRowExclusiveLock', 'ExclusiveLock', 'AccessExclusiveLock')
+          and l.pid is distinct from pg_backend_pid()
+          and (l.pid is null -- a prepared transaction
+               or l.pid not in (select a.pid from pg_stat_get_activity(null) a where a.application_name like 'postbox-relay %'))
+      ) h
+    ) w`
 
   // Settled rows only ($3 id bound, $4 horizon from horizonSql, read before this statement's
   // snapshot). claim_pending (migration 0004) walks (shard, id) one shard after the other in the
