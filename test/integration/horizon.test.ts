@@ -130,6 +130,26 @@ describe('the claim horizon: only transactions that can still add outbox rows ho
     }
   })
 
+  test("a relay's own open write on the outbox (a mark, a park) does not hold back claiming", async () => {
+    const topic = `h.relay.${randomUUID()}`
+    const marked = await committed(topic, 'k', 1)
+    const otherRelay = new pg.Client({ connectionString: db.url, application_name: 'postbox-relay other' })
+    await otherRelay.connect()
+    open.push(otherRelay)
+    await otherRelay.query('begin')
+    await otherRelay.query(`update postbox.outbox set attempts = attempts + 1 where id = $1`, [marked])
+    try {
+      const later = await committed(topic, 'k2', 1)
+      assert.deepEqual(
+        (await claimIds(topic)).sort(),
+        [marked, later].sort(),
+        'both rows are claimable (the other relay has not committed its update)',
+      )
+    } finally {
+      await otherRelay.query('rollback')
+    }
+  })
+
   test('an open transaction with outbox rows holds back later transactions, and nothing is lost when it commits', async () => {
     const topic = `h.open.${randomUUID()}`
     const slow = await session()
