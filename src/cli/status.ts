@@ -64,7 +64,7 @@ async function statusReport(
     const relays = await q.relays(db)
     const unsettled = await q.unsettled(db)
     const stalled = unsettled.rows > 0 && (unsettled.oldestSeconds ?? 0) >= options.stallSeconds
-    const blocker = stalled ? await oldestOpenTransaction(db) : null
+    const blocker = stalled ? await oldestOpenTransaction(db, unsettled.holderPid) : null
     const report = {
       topics,
       relays,

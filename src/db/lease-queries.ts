@@ -83,8 +83,11 @@ export function leaseQueries(schemaName: string) {
 
 export type LeaseQueries = ReturnType<typeof leaseQueries>
 
-/** The open transaction that holds the xid horizon, so the relay can say what it waits for. */
-export async function oldestOpenTransaction(db: SqlExecutor) {
+/**
+ * The open transaction that holds the horizon, so the relay can say what it waits for: the given
+ * backend (the horizon's holder), or else the oldest transaction with an xid in the cluster.
+ */
+export async function oldestOpenTransaction(db: SqlExecutor, holderPid: number | null = null) {
   const [row] = await db.query<{
     pid: number
     state: string | null
@@ -96,10 +99,10 @@ export async function oldestOpenTransaction(db: SqlExecutor) {
     `select pid, state, extract(epoch from now() - xact_start)::float8 as age_seconds, query_start,
             left(query, 200) as query, application_name
      from pg_stat_activity
-     where backend_xid is not null and pid <> pg_backend_pid()
+     where pid <> pg_backend_pid() and (pid = $1::int or ($1::int is null and backend_xid is not null))
      order by age(backend_xid) desc
      limit 1`,
-    [],
+    [holderPid],
   )
   return row ?? null
 }

@@ -1,4 +1,5 @@
 import type { SqlExecutor } from './executor.js'
+import { horizonQuery } from './horizon.js'
 import { quoteIdentifier } from './identifier.js'
 import { notifySelect } from './notify.js'
 import { publishableCondition, unsettledCondition } from './outbox-rules.js'
@@ -44,7 +45,7 @@ export function outboxQueries(schemaName: string) {
     select o.id::text, o.event_id::text, o.event_type, o.topic, o.key, o.payload, o.headers,
            o.created_at, o.shard, o.attempts
     from ${s}.outbox o
-    where o.shard = any($1::smallint[]) and ${publishableCondition(s, 'o')}
+    where o.shard = any($1::smallint[]) and ${publishableCondition(s, 'o', '$3', '$4')}
     order by o.id
     limit $2`
 
@@ -64,7 +65,7 @@ export function outboxQueries(schemaName: string) {
     with ${heldSql('$2', '$3', '$4')}
     update ${s}.outbox o
     set status = 'sent', sent_at = now()
-    where o.id = any($1::bigint[]) and o.status = 'pending' and o.shard in (select shard from held)
+    where o.id = any($1::bigint[]) and (o.status = 'pending') is true and o.shard in (select shard from held)
     returning o.id::text`
 
   const parkSql = `
@@ -74,10 +75,13 @@ export function outboxQueries(schemaName: string) {
     where o.id = $1::bigint and o.status = 'pending' and o.shard in (select shard from held)
     returning o.id::text`
 
+  // Committed pending rows the horizon still holds back ($2 horizon from horizonSql).
   const unsettledSql = `
     select count(*)::int as rows, extract(epoch from now() - min(o.created_at))::float8 as oldest_seconds
     from ${s}.outbox o
-    where ($1::smallint[] is null or o.shard = any($1::smallint[])) and ${unsettledCondition('o')}`
+    where ($1::smallint[] is null or o.shard = any($1::smallint[])) and ${unsettledCondition('o', '$2')}`
+
+  const readHorizon = horizonQuery(schemaName)
 
   return {
     /** Writes many outbox rows in one statement inside the caller's transaction. */
@@ -90,8 +94,14 @@ export function outboxQueries(schemaName: string) {
       return result.map((r) => r.id)
     },
 
-    claimPendingBatch(db: SqlExecutor, shards: readonly number[], limit: number) {
-      return db.query<ClaimedRow>(claimSql, [shards, limit])
+    /** Where claiming stops now (src/db/horizon.ts). */
+    readHorizon,
+
+    /** Takes up to `limit` publishable rows in id order. Two statements: the horizon, then the claim. */
+    async claimPendingBatch(db: SqlExecutor, shards: readonly number[], limit: number) {
+      const { idBound, horizon } = await readHorizon(db)
+      if (idBound === null || shards.length === 0) return []
+      return db.query<ClaimedRow>(claimSql, [shards, limit, idBound, horizon])
     },
 
     /** Returns the ids actually marked; ids of shards whose lease moved on are left pending. */
@@ -133,8 +143,13 @@ export function outboxQueries(schemaName: string) {
 
     /** Pending rows no relay can claim yet because an older transaction is still open; of all shards when null. */
     async unsettledRows(db: SqlExecutor, shards: readonly number[] | null) {
-      const [row] = await db.query<{ rows: number; oldest_seconds: number | null }>(unsettledSql, [shards])
-      return { rows: row?.rows ?? 0, oldestSeconds: row?.oldest_seconds ?? null }
+      const { horizon, holderPid } = await readHorizon(db)
+      if (horizon === null) return { rows: 0, oldestSeconds: null, holderPid: null }
+      const [row] = await db.query<{ rows: number; oldest_seconds: number | null }>(unsettledSql, [
+        shards,
+        horizon,
+      ])
+      return { rows: row?.rows ?? 0, oldestSeconds: row?.oldest_seconds ?? null, holderPid }
     },
   }
 }

@@ -7,11 +7,13 @@
  */
 
 /**
- * Settled: every transaction that could still commit a row with a smaller txid has finished
- * (txid below the snapshot's xmin), so claiming this row cannot overtake one that commits late.
+ * Settled: below the horizon read just before this statement (src/db/horizon.ts), so no open
+ * transaction that can still add outbox rows holds a smaller id or txid. `idBound` and `horizon`
+ * are the query's parameters holding Horizon.idBound and Horizon.horizon.
  */
-function settled(row: string): string {
-  return `${row}.txid < pg_snapshot_xmin(pg_current_snapshot())`
+function settled(row: string, idBound: string, horizon: string): string {
+  return `${row}.id <= ${idBound}::bigint
+    and ${row}.txid < coalesce(${horizon}::xid8, pg_snapshot_xmax(pg_current_snapshot()))`
 }
 
 /**
@@ -35,11 +37,11 @@ export function awaitingRelayCondition(schema: string, row: string): string {
 }
 
 /** Publishable: pending, settled, and not waiting behind a parked row of its topic and key. */
-export function publishableCondition(schema: string, row: string): string {
-  return `${awaitingRelayCondition(schema, row)} and ${settled(row)}`
+export function publishableCondition(schema: string, row: string, idBound: string, horizon: string): string {
+  return `${awaitingRelayCondition(schema, row)} and ${settled(row, idBound, horizon)}`
 }
 
-/** Unsettled: pending and committed, but an older transaction is still open, so it cannot be claimed yet. */
-export function unsettledCondition(row: string): string {
-  return `${row}.status = 'pending' and not (${settled(row)})`
+/** Unsettled: pending and committed, but held back by an open transaction that holds the horizon. */
+export function unsettledCondition(row: string, horizon: string): string {
+  return `${row}.status = 'pending' and ${row}.txid >= ${horizon}::xid8`
 }

@@ -11,8 +11,22 @@ export interface Database extends SqlExecutor {
  * The relay's own connection pool (enqueue never uses it: it runs on the caller's connection).
  * Its failures arrive classified: UnavailableError('postgres') when retrying helps, else DatabaseError.
  */
-export function openDatabase(connectionString: string, applicationName: string, max = 4): Database {
-  const pool = new pg.Pool({ connectionString, max, application_name: applicationName })
+export function openDatabase(
+  connectionString: string,
+  applicationName: string,
+  max = 4,
+  options: { indexPlansOnly?: boolean } = {},
+): Database {
+  const pool = new pg.Pool({
+    connectionString,
+    max,
+    application_name: applicationName,
+    // The relay's hot queries each walk one index in order and stop after a batch. With statistics
+    // taken before a bulk backlog arrived (an outage, a replay, a backfill; autovacuum late or off)
+    // the planner would pick a bitmap scan of every pending row plus a sort instead: O(backlog)
+    // per batch. Discouraging both on the relay's own connections keeps every batch O(batch).
+    ...(options.indexPlansOnly === true ? { options: '-c enable_bitmapscan=off -c enable_sort=off' } : {}),
+  })
   // An idle client losing its connection must not crash the process; the next query reconnects.
   pool.on('error', () => {})
   return {

@@ -9,7 +9,9 @@ import type { RelayDatabase, SchemaIdResolver } from './ports.js'
 /** The parts a Relay builds from its config when it is not given them. */
 
 export function databaseFromConfig(config: ResolvedConfig): RelayDatabase {
-  const pool = openDatabase(config.databaseUrl, `postbox-relay ${config.relay.id}`)
+  const pool = openDatabase(config.databaseUrl, `postbox-relay ${config.relay.id}`, 4, {
+    indexPlansOnly: true,
+  })
   return {
     query: (text, values) => pool.query(text, values),
     listen: (channel, onNotify, onError) => listen(config.databaseUrl, channel, onNotify, onError),

@@ -42,7 +42,7 @@ export class StallWatch {
       this.current = null
       return
     }
-    const tx = await this.queries.oldestOpenTransaction(this.db)
+    const tx = await this.queries.oldestOpenTransaction(this.db, unsettled.holderPid)
     const wasStalled = this.current !== null
     this.current = {
       pendingRows: unsettled.rows,

@@ -18,6 +18,7 @@ describe('migrate', () => {
       '0001_outbox.sql',
       '0002_shard_progress.sql',
       '0003_parked_key_hash.sql',
+      '0004_id_cache.sql',
     ])
     const tables = await queryRows<{ table_name: string }>(
       db.url,

@@ -163,7 +163,7 @@ export class MemoryStore {
           Object.assign(row, { status: 'parked', last_error: error })
           return true
         },
-        unsettledRows: async () => ({ rows: 0, oldestSeconds: null }),
+        unsettledRows: async () => ({ rows: 0, oldestSeconds: null, holderPid: null }),
       },
       leases: this.leaseTable.queries(),
       progress: {
