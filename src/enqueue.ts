@@ -12,6 +12,7 @@ import type { EventKey } from './catalog/types.js'
 import { executorFor, type SqlClient } from './db/executor.js'
 import { quoteIdentifier } from './db/identifier.js'
 import { type NewOutboxRow, outboxQueries } from './db/outbox-queries.js'
+import { DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_SCHEMA } from './defaults.js'
 import { ValidationError } from './errors.js'
 import { newEventId } from './event-id.js'
 
@@ -97,12 +98,12 @@ function headersFor(event: AnyEventDefinition, options: EnqueueOptions | undefin
  * locally and inserts with the caller's own connection, so the caller's transaction decides.
  */
 export function createOutbox(options: OutboxOptions): Outbox {
-  const schema = options.schema ?? 'postbox'
+  const schema = options.schema ?? DEFAULT_SCHEMA
   quoteIdentifier(schema)
   const catalog = createCatalog(options.events as readonly AnyEventDefinition[])
   const queries = outboxQueries(schema)
   const channel = options.notify === false ? null : notifyChannel(schema)
-  const maxMessageBytes = options.maxMessageBytes ?? 1_000_000
+  const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES
 
   const known = (event: AnyEventDefinition): AnyEventDefinition => {
     const registered = catalog.get(event?.type)

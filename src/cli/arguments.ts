@@ -47,3 +47,22 @@ export function parseRowId(value: string): string {
   if (!isRowId(value)) throw new InvalidArgumentError(`"${value}" is not an outbox row id`)
   return value
 }
+
+/** A TCP port; 0 picks a free one. */
+export function parsePort(value: string): number {
+  const n = Number(value)
+  if (!/^\d+$/.test(value.trim()) || n > 65_535)
+    throw new InvalidArgumentError('expected a TCP port 0 … 65535 (0 picks a free one)')
+  return n
+}
+
+/** A number of seconds from `min` up to a week (a longer wait is a typo, and would overflow a timer). */
+export function parseSeconds(range: { min: number }): (value: string) => number {
+  const max = 7 * 86_400
+  return (value) => {
+    const n = Number(value)
+    if (value.trim() === '' || !Number.isFinite(n) || n < range.min || n > max)
+      throw new InvalidArgumentError(`expected a number of seconds from ${range.min} to ${max}`)
+    return n
+  }
+}
