@@ -5,6 +5,7 @@ import { requireRegistryUrl, resolveConnection } from '../config.js'
 import { ConfigError, describeError } from '../errors.js'
 import { type AvroCodec, compileSchema } from '../schema/codec.js'
 import { createRegistryClient, type RegistryClient } from '../schema/registry.js'
+import { COMPATIBILITY_FIX, compatibilityProblems } from './compatibility.js'
 import { table } from './io.js'
 import type { CommandRuntime } from './runtime.js'
 import { USAGE_HINT } from './usage-error.js'
@@ -43,41 +44,6 @@ function localSubjects(events: readonly AnyEventDefinition[]): LocalSubject[] {
       add(event.keySubject, event.keyCodec, event)
   }
   return [...bySubject.values()]
-}
-
-const FIX: Record<Compatibility, string> = {
-  BACKWARD: 'give every new field a default and keep old fields readable (same name and a promotable type)',
-  BACKWARD_TRANSITIVE:
-    'give every new field a default and keep old fields readable (same name and a promotable type)',
-  FORWARD: 'only add fields, or remove fields that had a default',
-  FORWARD_TRANSITIVE: 'only add fields, or remove fields that had a default',
-  FULL: 'only add or remove fields that have a default',
-  FULL_TRANSITIVE: 'only add or remove fields that have a default',
-  NONE: '',
-}
-
-/** Why `local` may not follow the registered versions under `level` (empty when it may). */
-function compatibilityProblems(
-  local: AvroCodec,
-  versions: readonly { version: number; codec: AvroCodec }[],
-  level: Compatibility,
-): string[] {
-  const backward = level.startsWith('BACKWARD') || level.startsWith('FULL')
-  const forward = level.startsWith('FORWARD') || level.startsWith('FULL')
-  const problems: string[] = []
-  for (const { version, codec } of versions) {
-    const cannotReadOld = backward ? local.readProblem(codec) : null
-    if (cannotReadOld !== null) {
-      problems.push(`the new schema cannot read data written with version ${version}: ${cannotReadOld}`)
-    }
-    const oldCannotRead = forward ? codec.readProblem(local) : null
-    if (oldCannotRead !== null) {
-      problems.push(
-        `readers of version ${version} cannot read data written with the new schema: ${oldCannotRead}`,
-      )
-    }
-  }
-  return problems
 }
 
 async function checkSubject(registry: RegistryClient, local: LocalSubject): Promise<SubjectCheck> {
@@ -180,7 +146,7 @@ export function register(program: Command, run: CommandRuntime): void {
           for (const r of incompatible) {
             run.io.err(
               `${r.subject} is not ${r.compatibility}-compatible: ${r.problems.join('; ')}. ` +
-                `Fix: ${FIX[r.compatibility]}, or publish the change under a new topic`,
+                `Fix: ${COMPATIBILITY_FIX[r.compatibility]}, or publish the change under a new topic`,
             )
           }
         }
