@@ -3,9 +3,12 @@ import { z } from 'zod'
 import type { PostboxSettings, RelaySettings } from './config.js'
 import { durationMs } from './duration.js'
 import { ConfigError } from './errors.js'
+import type { LogLevel } from './observe/logger.js'
 import { isValidSchedule } from './relay/schedule.js'
 
-export const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const satisfies readonly LogLevel[]
+const everyLogLevelListed: LogLevel extends (typeof LOG_LEVELS)[number] ? true : false = true
+void everyLogLevelListed
 
 const positiveInt = z.number({ error: 'expected a positive whole number' }).int().positive()
 const port = z
@@ -116,8 +119,8 @@ export function parseSettings(value: unknown, source: string): PostboxSettings {
   )
 }
 
-/** Checks one setting that came from the environment, named by its variable. */
-export function parseLogLevel(value: string, source: string): PostboxSettings['logLevel'] {
+/** Checks a log level, naming where it came from (LOG_LEVEL, or the logLevel setting). */
+export function parseLogLevel(value: string, source: string): LogLevel {
   const result = z.enum(LOG_LEVELS).safeParse(value)
   if (result.success) return result.data
   throw new ConfigError(`${source} "${value}" is not a log level: use one of ${LOG_LEVELS.join(', ')}`)

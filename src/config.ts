@@ -1,7 +1,7 @@
 import { hostname } from 'node:os'
 import { type Catalog, createCatalog } from './catalog/catalog.js'
 import type { AnyEventDefinition, EventDefinition } from './catalog/define-event.js'
-import { LOG_LEVELS, parseLogLevel, parseSettings } from './config-schema.js'
+import { parseLogLevel, parseSettings } from './config-schema.js'
 import { quoteIdentifier } from './db/identifier.js'
 import { DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_SCHEMA } from './defaults.js'
 import { durationMs } from './duration.js'
@@ -98,8 +98,7 @@ export function resolveConnection(settings: Omit<PostboxSettings, 'events'>): Co
   quoteIdentifier(schema)
   const brokersSetting = settings.kafka?.brokers
   const brokers = typeof brokersSetting === 'string' ? brokersSetting.split(',') : [...(brokersSetting ?? [])]
-  const logLevel = settings.logLevel ?? 'info'
-  if (!LOG_LEVELS.includes(logLevel)) parseLogLevel(String(logLevel), 'logLevel')
+  const logLevel = settings.logLevel === undefined ? 'info' : parseLogLevel(settings.logLevel, 'logLevel')
   return Object.freeze({
     databaseUrl: settings.databaseUrl || undefined,
     schema,
