@@ -6,6 +6,9 @@ import { ConfigError } from './errors.js'
 import type { LogLevel } from './observe/logger.js'
 import { isValidSchedule } from './relay/schedule.js'
 
+/** A setting has an unknown key, a wrong type or a value out of its range (the CLI exits 2: nothing ran). */
+export class InvalidSettingsError extends ConfigError {}
+
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const satisfies readonly LogLevel[]
 const everyLogLevelListed: LogLevel extends (typeof LOG_LEVELS)[number] ? true : false = true
 void everyLogLevelListed
@@ -108,13 +111,13 @@ function describeIssue(issue: z.core.$ZodIssue, value: unknown): string {
 
 /**
  * Checks settings from `source` (a config file path, or "the settings" for a program) against the
- * documented shape: an unknown key, a wrong type or an out-of-range number is a one-line ConfigError.
+ * documented shape: an unknown key, a wrong type or an out-of-range number is a one-line InvalidSettingsError (a ConfigError).
  */
 export function parseSettings(value: unknown, source: string): PostboxSettings {
   const result = settingsSchema.safeParse(value)
   if (result.success) return value as PostboxSettings
   const [issue] = result.error.issues
-  throw new ConfigError(
+  throw new InvalidSettingsError(
     `${source}: ${issue === undefined ? 'invalid settings' : describeIssue(issue, value)}`,
   )
 }
@@ -123,5 +126,7 @@ export function parseSettings(value: unknown, source: string): PostboxSettings {
 export function parseLogLevel(value: string, source: string): LogLevel {
   const result = z.enum(LOG_LEVELS).safeParse(value)
   if (result.success) return result.data
-  throw new ConfigError(`${source} "${value}" is not a log level: use one of ${LOG_LEVELS.join(', ')}`)
+  throw new InvalidSettingsError(
+    `${source} "${value}" is not a log level: use one of ${LOG_LEVELS.join(', ')}`,
+  )
 }

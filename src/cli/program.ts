@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander'
 import { resolveConnection } from '../config.js'
-import { ConfigError, describeError, PostboxError } from '../errors.js'
+import { InvalidSettingsError } from '../config-schema.js'
+import { describeError, PostboxError } from '../errors.js'
 import * as backfill from './backfill.js'
 import type { CliIo } from './io.js'
 import * as migrate from './migrate.js'
@@ -69,8 +70,8 @@ export async function runCli(argv: readonly string[], ctx: CliContext): Promise<
       ctx.io.err(`postbox: ${error.message}`)
       return EXIT_USAGE
     }
-    // Settings that are missing or malformed: nothing ran, like a usage error.
-    if (error instanceof ConfigError) {
+    // A malformed setting: nothing ran, like a usage error.
+    if (error instanceof InvalidSettingsError) {
       ctx.io.err(`postbox: ${error.message} [${error.code}]`)
       return EXIT_USAGE
     }
