@@ -3,7 +3,13 @@ import { createCatalog } from '../catalog/catalog.js'
 import type { AnyEventDefinition } from '../catalog/define-event.js'
 import { requireDatabaseUrl, resolveConnection } from '../config.js'
 import { PostboxError } from '../errors.js'
-import { BackfillStoppedError, backfill, backfillSourceOf, previewBackfill } from '../ops/backfill.js'
+import {
+  BACKFILL_BATCH_SIZE,
+  BackfillStoppedError,
+  backfill,
+  backfillSourceOf,
+  previewBackfill,
+} from '../ops/backfill.js'
 import { parsePositiveInt, parseRate } from './arguments.js'
 import { runBatchedOperation, stoppedField } from './batched-operation.js'
 import { table } from './io.js'
@@ -42,10 +48,11 @@ export function register(program: Command, run: CommandRuntime): void {
     .option(
       '--where <sql>',
       'SQL condition on the source table, e.g. "status <> \'draft\'". Trusted operator input: it goes ' +
-        'into the query as written and runs with your database role, as in psql.',
+        'into the query as written and runs with your database role, as in psql. Each query is one ' +
+        'parameterised statement (no `;` chains) and --dry-run reads in a READ ONLY transaction.',
     )
     .option('--after <key>', 'start after this key value (resume an interrupted backfill)')
-    .option('--batch <n>', 'rows locked and enqueued per transaction', parsePositiveInt, 500)
+    .option('--batch <n>', 'rows locked and enqueued per transaction', parsePositiveInt, BACKFILL_BATCH_SIZE)
     .option('--rate <n>', 'enqueue at most n rows per second', parseRate)
     .option('--dry-run', 'print how many rows match and a sample as they would be published; change nothing')
     .option('--sample <n>', 'rows shown by --dry-run', parsePositiveInt, 5)

@@ -7,6 +7,9 @@ import { createOutbox } from '../enqueue.js'
 import { ConfigError, describeError, PostboxError } from '../errors.js'
 import { type BatchLoopOptions, runBatches } from './batches.js'
 
+/** Source rows locked and enqueued per transaction unless told otherwise. */
+export const BACKFILL_BATCH_SIZE = 500
+
 /** Which rows of an event's backfill source table to publish. */
 export interface BackfillSelection {
   databaseUrl: string
@@ -125,12 +128,13 @@ export async function backfill(options: BackfillOptions): Promise<BackfillResult
   const source = backfillSourceOf(event)
   const q = backfillQueries(source, options.where)
   const outbox = createOutbox({ events: [event], schema: options.schema })
+  const batchSize = options.batchSize ?? BACKFILL_BATCH_SIZE
   const session = await openSession(options.databaseUrl, 'postbox backfill')
   let after: unknown = options.after
   let enqueued = 0
   try {
     const result = await runBatches(
-      { batchSize: options.batchSize ?? 500, rowsPerSecond: options.rowsPerSecond, signal: options.signal },
+      { batchSize, rowsPerSecond: options.rowsPerSecond, signal: options.signal },
       async (limit) => {
         const rows = await session.transaction(async (client) => {
           const batch = await q.lockNextSourceBatch(session, after, limit)
@@ -164,7 +168,7 @@ export async function backfill(options: BackfillOptions): Promise<BackfillResult
     }
   } catch (error) {
     // Name the row that stopped it: the failed batch rolled back.
-    const next = await q.sampleSourceRows(session, after, options.batchSize ?? 500).catch(() => [])
+    const next = await q.sampleSourceRows(session, after, batchSize).catch(() => [])
     const culprit = next.find((row) => 'error' in tryMap(event, row))
     throw new BackfillStoppedError(
       event.type,
