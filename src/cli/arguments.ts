@@ -11,7 +11,7 @@ export function parseDuration(value: string): number {
   const ms = durationMs(value)
   if (ms === null || ms > MAX_DURATION_DAYS * DAY_MS)
     throw new InvalidArgumentError(
-      `expected a duration from 0s to ${MAX_DURATION_DAYS}d, such as 90s, 15m, 2h, 7d or 1w`,
+      `expected a duration such as 90s, 15m, 2h, 7d or 1w, from 0s to ${MAX_DURATION_DAYS}d`,
     )
   return ms
 }

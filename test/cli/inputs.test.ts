@@ -16,12 +16,12 @@ const CASES: { args: readonly string[]; message: RegExp }[] = [
   {
     args: ['purge', '--sent', '--older-than', '99999999999999d', '--yes'],
     message:
-      /option '--older-than <duration>' argument '99999999999999d' is invalid\. expected a duration from 0s to 36500d/,
+      /option '--older-than <duration>' argument '99999999999999d' is invalid\. expected a duration such as 90s, 15m, 2h, 7d or 1w, from 0s to 36500d/,
   },
   {
     args: ['replay', '--since', '99999999999999d', '--yes'],
     message:
-      /option '--since <time>' argument '99999999999999d' is invalid\. expected a duration from 0s to 36500d/,
+      /option '--since <time>' argument '99999999999999d' is invalid\. expected a duration such as 90s, 15m, 2h, 7d or 1w, from 0s to 36500d/,
   },
   {
     args: ['replay', '--since', '2025-02-30T00:00:00Z', '--yes'],
