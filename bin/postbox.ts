@@ -1,12 +1,30 @@
 #!/usr/bin/env node
 // The only place that reads the environment, argv and signals.
+import { readFileSync } from 'node:fs'
 import { createInterface } from 'node:readline/promises'
 import { runCli } from '../src/cli/program.js'
+import { type ShutdownSignal, SIGNAL_EXIT_CODE } from '../src/cli/runtime.js'
 
-const handlers: (() => void)[] = []
+// package.json sits at the package root: two levels above dist/bin/postbox.js, one above bin/postbox.ts.
+function packageVersion(): string {
+  for (const path of ['../../package.json', '../package.json']) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(path, import.meta.url), 'utf8')) as {
+        name?: string
+        version?: string
+      }
+      if (pkg.name === 'postbox' && typeof pkg.version === 'string') return pkg.version
+    } catch {}
+  }
+  return 'unknown'
+}
+
+const handlers: ((signal: ShutdownSignal) => void)[] = []
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.on(signal, () => {
-    for (const handler of handlers) handler()
+    // A command that does not listen for signals (nothing to finish) stops at once.
+    if (handlers.length === 0) process.exit(SIGNAL_EXIT_CODE[signal])
+    for (const handler of handlers) handler(signal)
   })
 }
 
@@ -33,6 +51,9 @@ const code = await runCli(process.argv.slice(2), {
       }
     },
   },
-  onShutdownSignal: (handler) => handlers.push(handler),
+  version: packageVersion(),
+  onShutdownSignal: (handler) => {
+    handlers.push(handler)
+  },
 })
 process.exit(code)

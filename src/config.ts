@@ -1,11 +1,12 @@
 import { hostname } from 'node:os'
 import { type Catalog, createCatalog } from './catalog/catalog.js'
 import type { AnyEventDefinition, EventDefinition } from './catalog/define-event.js'
+import { parseLogLevel, parseSettings } from './config-schema.js'
 import { quoteIdentifier } from './db/identifier.js'
+import { DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_SCHEMA } from './defaults.js'
 import { durationMs } from './duration.js'
 import { ConfigError } from './errors.js'
 import type { LogLevel } from './observe/logger.js'
-import { isValidSchedule } from './relay/schedule.js'
 
 export type DeliveryMode = 'at-least-once' | 'exactly-once'
 
@@ -82,41 +83,61 @@ export interface ResolvedConfig {
   }
 }
 
-function positiveInt(value: number | undefined, fallback: number, name: string): number {
-  const v = value ?? fallback
-  if (!Number.isInteger(v) || v <= 0)
-    throw new ConfigError(`${name} must be a positive integer, got ${String(value)}`)
-  return v
+/** What every command needs to reach its dependencies; each is checked when it is first required. */
+export interface ConnectionConfig {
+  readonly databaseUrl: string | undefined
+  readonly schema: string
+  readonly kafka: { readonly brokers: readonly string[]; readonly clientId: string }
+  readonly registryUrl: string | undefined
+  readonly logLevel: LogLevel
 }
 
-function port(value: number, name: string): number {
-  if (!Number.isInteger(value) || value < 0 || value > 65_535)
-    throw new ConfigError(`${name} must be a TCP port (0 … 65535; 0 picks a free one), got ${String(value)}`)
-  return value
+/** Connection settings with their defaults; only what is set is checked (a command asks for the rest). */
+export function resolveConnection(settings: Omit<PostboxSettings, 'events'>): ConnectionConfig {
+  const schema = settings.schema ?? DEFAULT_SCHEMA
+  quoteIdentifier(schema)
+  const brokersSetting = settings.kafka?.brokers
+  const brokers = typeof brokersSetting === 'string' ? brokersSetting.split(',') : [...(brokersSetting ?? [])]
+  const logLevel = settings.logLevel === undefined ? 'info' : parseLogLevel(settings.logLevel, 'logLevel')
+  return Object.freeze({
+    databaseUrl: settings.databaseUrl || undefined,
+    schema,
+    kafka: Object.freeze({
+      brokers: Object.freeze(brokers.map((b) => b.trim()).filter((b) => b !== '')),
+      clientId: settings.kafka?.clientId ?? 'postbox',
+    }),
+    registryUrl: settings.registry?.url || undefined,
+    logLevel,
+  })
 }
 
-function required(value: string | undefined, name: string, env: string): string {
-  if (value === undefined || value === '') {
-    throw new ConfigError(`${name} is not set: set ${env} or put it in postbox.config`)
-  }
-  return value
+export function requireDatabaseUrl(connection: ConnectionConfig): string {
+  if (connection.databaseUrl === undefined)
+    throw new ConfigError('the database URL is not set: set DATABASE_URL or databaseUrl in the config file')
+  return connection.databaseUrl
+}
+
+export function requireRegistryUrl(connection: ConnectionConfig): string {
+  if (connection.registryUrl === undefined)
+    throw new ConfigError(
+      'the schema registry URL is not set: set SCHEMA_REGISTRY_URL or registry.url in the config file',
+    )
+  return connection.registryUrl
+}
+
+export function requireKafkaBrokers(connection: ConnectionConfig): readonly string[] {
+  if (connection.kafka.brokers.length === 0)
+    throw new ConfigError('Kafka brokers are not set: set KAFKA_BROKERS or kafka.brokers in the config file')
+  return connection.kafka.brokers
 }
 
 function resolveRetention(retention: RelaySettings['retention']) {
   if (retention === undefined || retention === null) return null
-  const sentOlderThanMs = durationMs(String(retention.sentOlderThan))
-  if (sentOlderThanMs === null) {
-    throw new ConfigError(
-      `relay.retention.sentOlderThan "${retention.sentOlderThan}" is not a duration such as 7d or 12h`,
-    )
-  }
-  const schedule = retention.schedule ?? '*/10 * * * *'
-  if (!isValidSchedule(schedule))
-    throw new ConfigError(`relay.retention.schedule "${schedule}" is not a cron expression`)
   return Object.freeze({
-    sentOlderThanMs,
-    schedule,
-    batchSize: positiveInt(retention.batchSize, 1000, 'relay.retention.batchSize'),
+    // parseSettings has checked that it is a duration.
+    sentOlderThanMs: durationMs(retention.sentOlderThan) ?? 0,
+    schedule: retention.schedule ?? '*/10 * * * *',
+    batchSize: retention.batchSize ?? 1000,
   })
 }
 
@@ -129,29 +150,21 @@ function databaseName(url: string): string {
 }
 
 /** Validates settings once, fills documented defaults, and freezes the result. */
-export function resolveConfig(settings: PostboxSettings): ResolvedConfig {
-  if (!Array.isArray(settings.events) || settings.events.length === 0) {
+export function resolveConfig(settings: PostboxSettings, source = 'the settings'): ResolvedConfig {
+  parseSettings(settings, source)
+  if (settings.events.length === 0) {
     throw new ConfigError('`events` must list at least one event made with defineEvent()')
   }
-  const schema = settings.schema ?? 'postbox'
-  quoteIdentifier(schema)
-  const brokersSetting = settings.kafka?.brokers
-  const brokers = typeof brokersSetting === 'string' ? brokersSetting.split(',') : [...(brokersSetting ?? [])]
-  const cleanBrokers = brokers.map((b) => b.trim()).filter((b) => b !== '')
-  if (cleanBrokers.length === 0)
-    throw new ConfigError('Kafka brokers are not set: set KAFKA_BROKERS or kafka.brokers')
+  const connection = resolveConnection(settings)
+  const { schema } = connection
+  const cleanBrokers = requireKafkaBrokers(connection)
   const r = settings.relay ?? {}
-  const pollIntervalMs = positiveInt(r.pollIntervalMs, 1000, 'relay.pollIntervalMs')
-  const leaseTtlMs = positiveInt(r.leaseTtlMs, 10_000, 'relay.leaseTtlMs')
-  const initialMs = positiveInt(r.backoff?.initialMs, 100, 'relay.backoff.initialMs')
-  const maxMs = positiveInt(r.backoff?.maxMs, 10_000, 'relay.backoff.maxMs')
+  const pollIntervalMs = r.pollIntervalMs ?? 1000
+  const leaseTtlMs = r.leaseTtlMs ?? 10_000
+  const initialMs = r.backoff?.initialMs ?? 100
+  const maxMs = r.backoff?.maxMs ?? 10_000
   if (maxMs < initialMs) throw new ConfigError('relay.backoff.maxMs must be at least relay.backoff.initialMs')
-  if (r.delivery !== undefined && r.delivery !== 'at-least-once' && r.delivery !== 'exactly-once') {
-    throw new ConfigError(
-      `relay.delivery "${String(r.delivery)}" is not supported: use "at-least-once" or "exactly-once"`,
-    )
-  }
-  const databaseUrl = required(settings.databaseUrl, 'the database URL', 'DATABASE_URL')
+  const databaseUrl = requireDatabaseUrl(connection)
   const transactionalIdPrefix = r.transactionalIdPrefix ?? `postbox.${databaseName(databaseUrl)}.${schema}`
   if (!/^[a-zA-Z0-9._-]{1,200}$/.test(transactionalIdPrefix)) {
     throw new ConfigError(
@@ -161,33 +174,25 @@ export function resolveConfig(settings: PostboxSettings): ResolvedConfig {
   const config: ResolvedConfig = {
     catalog: createCatalog(settings.events as readonly AnyEventDefinition[]),
     databaseUrl,
-    kafka: Object.freeze({
-      brokers: Object.freeze(cleanBrokers),
-      clientId: settings.kafka?.clientId ?? 'postbox',
-    }),
-    registry: Object.freeze({
-      url: required(settings.registry?.url, 'the schema registry URL', 'SCHEMA_REGISTRY_URL'),
-    }),
+    kafka: Object.freeze({ brokers: cleanBrokers, clientId: connection.kafka.clientId }),
+    registry: Object.freeze({ url: requireRegistryUrl(connection) }),
     schema,
-    logLevel: settings.logLevel ?? 'info',
+    logLevel: connection.logLevel,
     relay: Object.freeze({
       id: r.id ?? `${hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
-      batchSize: positiveInt(r.batchSize, 2000, 'relay.batchSize'),
+      batchSize: r.batchSize ?? 2000,
       pollIntervalMs,
-      minPollIntervalMs: Math.min(
-        positiveInt(r.minPollIntervalMs, 20, 'relay.minPollIntervalMs'),
-        pollIntervalMs,
-      ),
+      minPollIntervalMs: Math.min(r.minPollIntervalMs ?? 20, pollIntervalMs),
       listen: r.listen ?? true,
       autoRegister: r.autoRegister ?? true,
       createTopics: r.createTopics ?? true,
-      topicPartitions: positiveInt(r.topicPartitions, 3, 'relay.topicPartitions'),
+      topicPartitions: r.topicPartitions ?? 3,
       leaseTtlMs,
       heartbeatMs: Math.max(100, Math.floor(leaseTtlMs / 4)),
-      maxMessageBytes: positiveInt(r.maxMessageBytes, 1_000_000, 'relay.maxMessageBytes'),
+      maxMessageBytes: r.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
       backoff: Object.freeze({ initialMs, maxMs }),
-      stallWarningMs: positiveInt(r.stallWarningMs, 10_000, 'relay.stallWarningMs'),
-      httpPort: r.httpPort === undefined || r.httpPort === null ? null : port(r.httpPort, 'relay.httpPort'),
+      stallWarningMs: r.stallWarningMs ?? 10_000,
+      httpPort: r.httpPort ?? null,
       delivery: r.delivery ?? 'at-least-once',
       transactionalIdPrefix,
       retention: resolveRetention(r.retention),

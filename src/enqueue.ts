@@ -4,7 +4,6 @@ import {
   checkKeyBytes,
   checkMessageBytes,
   checkPayloadBytes,
-  DEFAULT_MAX_MESSAGE_BYTES,
   DEFAULT_MAX_PAYLOAD_BYTES,
   eventHeaders,
   headerBytes,
@@ -16,6 +15,7 @@ import { type SqlClient, type SqlExecutor, transactionExecutorFor } from './db/e
 import { quoteIdentifier } from './db/identifier.js'
 import { notifyChannel } from './db/notify.js'
 import { type NewOutboxRow, outboxQueries } from './db/outbox-queries.js'
+import { DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_SCHEMA } from './defaults.js'
 import { ConfigError, ValidationError } from './errors.js'
 import { newEventId } from './event-id.js'
 
@@ -93,7 +93,7 @@ function byteLimit(name: string, value: number | undefined, fallback: number): n
  * locally and inserts with the caller's own connection, so the caller's transaction decides.
  */
 export function createOutbox(options: OutboxOptions): Outbox {
-  const schema = options.schema ?? 'postbox'
+  const schema = options.schema ?? DEFAULT_SCHEMA
   quoteIdentifier(schema)
   const catalog = createCatalog(options.events as readonly AnyEventDefinition[])
   const queries = outboxQueries(schema)

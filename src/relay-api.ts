@@ -6,6 +6,13 @@ export { type RelayHttpOptions, type RelayHttpServer, serveRelayHttp } from './o
 export type { Logger, LogLevel } from './observe/logger.js'
 export { createRelayMetrics, type RelayMetrics, type RelayMetricsOptions } from './observe/metrics.js'
 export {
+  type BackfillOptions,
+  type BackfillResult,
+  BackfillStoppedError,
+  backfill,
+  previewBackfill,
+} from './ops/backfill.js'
+export {
   type BatchReport,
   type FailureReport,
   Relay,

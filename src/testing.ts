@@ -1,5 +1,6 @@
 import { executorFor, type SqlClient } from './db/executor.js'
 import { transactionQueries } from './db/transaction-queries.js'
+import { DEFAULT_SCHEMA } from './defaults.js'
 import { kafkaClient } from './kafka/client.js'
 import { silentLogger } from './observe/logger.js'
 import { unframe } from './schema/codec.js'
@@ -128,7 +129,7 @@ export async function outboxRowsIn(
   db: SqlClient,
   options: { eventType?: string; topic?: string; schema?: string } = {},
 ): Promise<OutboxRowWritten[]> {
-  const rows = await transactionQueries(options.schema ?? 'postbox').outboxRowsOfCurrentTransaction(
+  const rows = await transactionQueries(options.schema ?? DEFAULT_SCHEMA).outboxRowsOfCurrentTransaction(
     executorFor(db),
     { eventType: options.eventType ?? null, topic: options.topic ?? null },
   )

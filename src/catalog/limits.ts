@@ -6,8 +6,6 @@ import { isStorableText } from './map-event.js'
 export const MAX_KEY_BYTES = 1024
 /** Default largest stored internal snapshot (UTF-8 bytes of its JSON), so a claimed batch stays bounded. */
 export const DEFAULT_MAX_PAYLOAD_BYTES = 1_048_576
-/** Default largest Kafka record: encoded value, key and headers together (the relay's default limit). */
-export const DEFAULT_MAX_MESSAGE_BYTES = 1_000_000
 /** Largest total of an event's own headers (names and values, UTF-8 bytes, traceparent included). */
 export const MAX_HEADER_BYTES = 16_384
 

@@ -1,19 +1,19 @@
 import type { Command } from 'commander'
 import { createCatalog } from '../catalog/catalog.js'
 import type { AnyEventDefinition } from '../catalog/define-event.js'
-import { keyOf, mapToExternal, storedKey, toStoredSnapshot } from '../catalog/map-event.js'
-import type { BackfillSource } from '../catalog/types.js'
-import { backfillQueries } from '../db/backfill-queries.js'
-import { openSession } from '../db/session.js'
-import { createOutbox } from '../enqueue.js'
-import { ConfigError, describeError, PostboxError } from '../errors.js'
+import { requireDatabaseUrl, resolveConnection } from '../config.js'
+import { PostboxError } from '../errors.js'
+import {
+  BACKFILL_BATCH_SIZE,
+  BackfillStoppedError,
+  backfill,
+  backfillSourceOf,
+  previewBackfill,
+} from '../ops/backfill.js'
 import { parsePositiveInt, parseRate } from './arguments.js'
-import { confirmAction } from './confirm.js'
+import { runBatchedOperation, stoppedField } from './batched-operation.js'
 import { table } from './io.js'
-import { createPacer } from './pacer.js'
-import { startProgress } from './progress.js'
-import { type CommandRuntime, schemaOf } from './runtime.js'
-import { databaseUrlOf } from './settings.js'
+import type { CommandRuntime } from './runtime.js'
 import { USAGE_HINT, UsageError } from './usage-error.js'
 
 interface BackfillOptions {
@@ -28,25 +28,7 @@ interface BackfillOptions {
   json?: boolean
 }
 
-/** A key column value as the operator would type it back into --after. */
-function keyText(value: unknown): string {
-  return value instanceof Date ? value.toISOString() : String(value)
-}
-
-/** The mapped form of one source row, or why it cannot be published. */
-function tryMap(
-  event: AnyEventDefinition,
-  row: unknown,
-): { key: string; value: unknown } | { error: string } {
-  try {
-    const snapshot = toStoredSnapshot(event, row)
-    return { key: storedKey(keyOf(event, snapshot)), value: mapToExternal(event, snapshot) }
-  } catch (error) {
-    return { error: describeError(error) }
-  }
-}
-
-export function registerBackfillCommand(program: Command, run: CommandRuntime): void {
+export function register(program: Command, run: CommandRuntime): void {
   program
     .command('backfill')
     .showHelpAfterError(USAGE_HINT)
@@ -66,10 +48,11 @@ export function registerBackfillCommand(program: Command, run: CommandRuntime): 
     .option(
       '--where <sql>',
       'SQL condition on the source table, e.g. "status <> \'draft\'". Trusted operator input: it goes ' +
-        'into the query as written and runs with your database role, as in psql.',
+        'into the query as written and runs with your database role, as in psql. Each query is one ' +
+        'parameterised statement (no `;` chains) and --dry-run reads in a READ ONLY transaction.',
     )
     .option('--after <key>', 'start after this key value (resume an interrupted backfill)')
-    .option('--batch <n>', 'rows locked and enqueued per transaction', parsePositiveInt, 500)
+    .option('--batch <n>', 'rows locked and enqueued per transaction', parsePositiveInt, BACKFILL_BATCH_SIZE)
     .option('--rate <n>', 'enqueue at most n rows per second', parseRate)
     .option('--dry-run', 'print how many rows match and a sample as they would be published; change nothing')
     .option('--sample <n>', 'rows shown by --dry-run', parsePositiveInt, 5)
@@ -86,120 +69,100 @@ Examples:
   postbox backfill --event-type order.changed --where "created_at > now() - interval '30 days'" --rate 1000 --yes
   postbox backfill --event-type order.changed --after 184000 --yes`,
     )
-    .action(async (opts: BackfillOptions) => {
-      const settings = await run.settings({ requireEvents: true })
-      const catalog = createCatalog(settings.events as readonly AnyEventDefinition[])
-      if (!catalog.has(opts.eventType)) {
-        throw new UsageError(
-          `event type "${opts.eventType}" is not in the config file's events (known: ${catalog.events.map((e) => e.type).join(', ')})`,
-        )
-      }
-      const event = catalog.get(opts.eventType)
-      const source: BackfillSource | undefined = event.backfill
-      if (source === undefined) {
-        throw new ConfigError(
-          `event ${event.type} has no backfill source: add backfill: { table, keyColumn } to its defineEvent()`,
-        )
-      }
-      const sourceName = `${source.schema ?? 'public'}.${source.table}`
-      const bq = backfillQueries(source, opts.where)
-      const session = await openSession(databaseUrlOf(settings), 'postbox backfill')
-      try {
-        const matched = await bq.countSourceRows(session, opts.after)
-        if (opts.dryRun === true) {
-          const sample = (await bq.sampleSourceRows(session, opts.after, opts.sample)).map((row) => ({
-            sourceKey: keyText(row[source.keyColumn]),
-            ...tryMap(event, row),
-          }))
-          const failures = sample.filter((s) => 'error' in s).length
-          if (opts.json === true) {
-            run.io.out(JSON.stringify({ dryRun: true, matched, sample }, null, 2))
-          } else {
-            run.io.out(
-              `dry run: ${matched} row(s) of ${sourceName} would be published as ${event.type} to ${event.topic}; nothing changed`,
-            )
-            if (sample.length > 0) {
-              run.io.out(
-                table(
-                  [source.keyColumn, 'key', 'value'],
-                  sample.map((s) => [
-                    s.sourceKey,
-                    'key' in s ? s.key : '-',
-                    'error' in s ? `cannot be published: ${s.error}` : JSON.stringify(s.value),
-                  ]),
-                ),
-              )
-            }
-          }
-          run.exit(failures > 0 ? 1 : 0)
-          return
-        }
-        if (matched === 0) {
-          run.io.out(
-            opts.json === true
-              ? JSON.stringify({ matched, enqueued: 0 })
-              : `no rows in ${sourceName} match: nothing to do`,
+    .action(
+      run.action(async (opts: BackfillOptions) => {
+        const settings = await run.settings({ requireEvents: true })
+        const catalog = createCatalog(settings.events as readonly AnyEventDefinition[])
+        if (!catalog.has(opts.eventType)) {
+          throw new UsageError(
+            `event type "${opts.eventType}" is not in the config file's events (known: ${catalog.events.map((e) => e.type).join(', ')})`,
           )
-          run.exit(0)
-          return
         }
-        const confirmed = await confirmAction(run.io, {
+        const event = catalog.get(opts.eventType)
+        const source = backfillSourceOf(event)
+        const connection = resolveConnection(settings)
+        const selection = {
+          databaseUrl: requireDatabaseUrl(connection),
+          event,
+          where: opts.where,
+          after: opts.after,
+        }
+        const sourceName = `${source.schema ?? 'public'}.${source.table}`
+        let resumeAfter = opts.after
+        return runBatchedOperation(run, {
+          name: 'backfill',
+          dryRun: opts.dryRun === true,
           yes: opts.yes === true,
-          action: `publish ${matched} row(s) of ${sourceName} as ${event.type} to ${event.topic}`,
-        })
-        if (!confirmed) {
-          run.io.err('nothing published')
-          run.exit(1)
-          return
-        }
-        const outbox = createOutbox({ events: settings.events, schema: schemaOf(settings) })
-        const pacer = createPacer(opts.rate)
-        const progress = startProgress(run.io, 'backfill', matched)
-        let after: unknown = opts.after
-        let enqueued = 0
-        let batches = 0
-        try {
-          for (;;) {
-            const rows = await session.transaction(async (client) => {
-              const locked = await bq.lockNextSourceBatch(session, after, pacer.batchSize(opts.batch))
-              if (locked.length > 0) await outbox.enqueueMany(client, event, locked)
-              return locked
-            })
-            if (rows.length === 0) break
-            const last = rows[rows.length - 1]?.[source.keyColumn]
-            if (last === null || last === undefined) {
-              throw new ConfigError(
-                `${sourceName}.${source.keyColumn} is null in a row: backfill pages by a unique, not-null column; set backfill.keyColumn to one`,
+          declined: 'nothing published',
+          count: async () => (await previewBackfill(selection, 0)).matched,
+          showDryRun: async (matched) => {
+            const { sample } = await previewBackfill(selection, opts.sample)
+            if (opts.json === true) {
+              run.io.out(JSON.stringify({ dryRun: true, matched, sample }, null, 2))
+            } else {
+              run.io.out(
+                `dry run: ${matched} row(s) of ${sourceName} would be published as ${event.type} to ${event.topic}; nothing changed`,
+              )
+              if (sample.length > 0) {
+                run.io.out(
+                  table(
+                    [source.keyColumn, 'key', 'value'],
+                    sample.map((s) => [
+                      s.sourceKey,
+                      'key' in s ? s.key : '-',
+                      'error' in s ? `cannot be published: ${s.error}` : JSON.stringify(s.value),
+                    ]),
+                  ),
+                )
+              }
+            }
+            return sample.some((s) => 'error' in s) ? 1 : 0
+          },
+          showNothingToDo: () =>
+            run.io.out(
+              opts.json === true
+                ? JSON.stringify({ matched: 0, enqueued: 0 })
+                : `no rows in ${sourceName} match: nothing to do`,
+            ),
+          action: (matched) =>
+            `publish ${matched} row(s) of ${sourceName} as ${event.type} to ${event.topic}`,
+          run: async (signal, advance) => {
+            try {
+              return await backfill({
+                ...selection,
+                schema: connection.schema,
+                batchSize: opts.batch,
+                rowsPerSecond: opts.rate,
+                signal,
+                onBatch: ({ rows, lastKey }) => {
+                  resumeAfter = lastKey
+                  advance(rows)
+                },
+              })
+            } catch (error) {
+              if (!(error instanceof BackfillStoppedError)) throw error
+              throw new PostboxError(
+                error.code,
+                `backfill of ${event.type} stopped after ${error.enqueued} row(s)` +
+                  (error.failedKey === undefined ? '' : ` at ${source.keyColumn}=${error.failedKey}`) +
+                  `: fix the cause, then rerun ${error.resumeAfter === undefined ? 'the same command' : `with --after ${error.resumeAfter}`}`,
+                { cause: error.cause, retriable: error.retriable },
               )
             }
-            after = last
-            enqueued += rows.length
-            batches++
-            progress.advance(rows.length)
-            await pacer.done(rows.length)
-          }
-        } catch (error) {
-          // Name the row that stopped it and where to resume: the failed batch rolled back.
-          const next = await bq.sampleSourceRows(session, after, opts.batch).catch(() => [])
-          const culprit = next.find((row) => 'error' in tryMap(event, row))
-          throw new PostboxError(
-            'POSTBOX_BACKFILL_STOPPED',
-            `backfill of ${event.type} stopped after ${enqueued} row(s)` +
-              (culprit === undefined ? '' : ` at ${source.keyColumn}=${keyText(culprit[source.keyColumn])}`) +
-              `: fix the cause, then rerun ${after === undefined ? 'the same command' : `with --after ${keyText(after)}`}`,
-            { cause: error, retriable: error instanceof PostboxError && error.retriable },
-          )
-        } finally {
-          progress.stop()
-        }
-        run.io.out(
-          opts.json === true
-            ? JSON.stringify({ matched, enqueued, batches })
-            : `enqueued ${enqueued} row(s) of ${sourceName} as ${event.type} in ${batches} batch(es); the relay publishes them`,
-        )
-        run.exit(0)
-      } finally {
-        await session.close()
-      }
-    })
+          },
+          report: (matched, outcome) =>
+            run.io.out(
+              opts.json === true
+                ? JSON.stringify({
+                    matched,
+                    enqueued: outcome.enqueued,
+                    batches: outcome.batches,
+                    ...stoppedField(outcome),
+                  })
+                : `enqueued ${outcome.enqueued} row(s) of ${sourceName} as ${event.type} in ${outcome.batches} batch(es); the relay publishes them`,
+            ),
+          resumeHint: () => (resumeAfter === undefined ? 'the same command' : `--after ${resumeAfter}`),
+        })
+      }),
+    )
 }

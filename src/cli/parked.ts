@@ -1,13 +1,13 @@
 import { userInfo } from 'node:os'
 import { type Command, Option } from 'commander'
+import { requireDatabaseUrl } from '../config.js'
 import { notifyChannel } from '../db/notify.js'
 import { opsQueries, type ParkedFilter } from '../db/ops-queries.js'
 import { openDatabase } from '../db/pool.js'
 import { isRowId, parsePositiveInt } from './arguments.js'
 import { confirmAction } from './confirm.js'
 import { type CliIo, table } from './io.js'
-import { type CommandRuntime, schemaOf } from './runtime.js'
-import { databaseUrlOf } from './settings.js'
+import type { CommandRuntime } from './runtime.js'
 import { USAGE_HINT, UsageError } from './usage-error.js'
 
 function operatorName(): string {
@@ -49,7 +49,7 @@ function rowIds(values: readonly string[]): string[] {
   return [...new Set(values)]
 }
 
-export function registerParkedCommand(program: Command, run: CommandRuntime): void {
+export function register(program: Command, run: CommandRuntime): void {
   const parked = program
     .command('parked')
     .showHelpAfterError(USAGE_HINT)
@@ -61,10 +61,10 @@ export function registerParkedCommand(program: Command, run: CommandRuntime): vo
     )
 
   const session = async () => {
-    const settings = await run.settings({ requireEvents: false })
-    const schema = schemaOf(settings)
+    const connection = await run.connection()
+    const { schema } = connection
     return {
-      db: openDatabase(databaseUrlOf(settings), 'postbox parked', 1),
+      db: openDatabase(requireDatabaseUrl(connection), 'postbox parked', 1),
       q: opsQueries(schema),
       channel: notifyChannel(schema),
     }
@@ -77,44 +77,46 @@ export function registerParkedCommand(program: Command, run: CommandRuntime): vo
     .option('--event-type <type>', 'only rows of this event type')
     .option('--limit <n>', 'show at most n rows', parsePositiveInt, 100)
     .option('--json', 'machine-readable output: an array of rows with the full error text')
-    .action(async (opts: ParkedFilter & { limit: number; json?: boolean }) => {
-      const { db, q } = await session()
-      try {
-        const rows = await q.listParked(db, opts, opts.limit)
-        if (rows.length === opts.limit) {
-          run.io.err(`showing the first ${opts.limit} parked rows: raise --limit to see more`)
+    .action(
+      run.action(async (opts: ParkedFilter & { limit: number; json?: boolean }) => {
+        const { db, q } = await session()
+        try {
+          const rows = await q.listParked(db, opts, opts.limit)
+          if (rows.length === opts.limit) {
+            run.io.err(`showing the first ${opts.limit} parked rows: raise --limit to see more`)
+          }
+          if (opts.json === true) {
+            run.io.out(
+              JSON.stringify(
+                rows.map((r) => ({ ...r, parked_at: r.parked_at?.toISOString() ?? null })),
+                null,
+                2,
+              ),
+            )
+          } else if (rows.length === 0) {
+            run.io.out('no parked rows')
+          } else {
+            run.io.out(
+              table(
+                ['id', 'event type', 'key', 'attempts', 'parked at', 'last error'],
+                rows.map((r) => [
+                  r.id,
+                  r.event_type,
+                  r.key,
+                  String(r.attempts),
+                  r.parked_at?.toISOString() ?? '-',
+                  // The event type is in its own column; the table keeps what follows it.
+                  oneLine((r.last_error ?? '').replace(`${r.event_type}: `, ''), 120),
+                ]),
+              ),
+            )
+          }
+          return 0
+        } finally {
+          await db.close()
         }
-        if (opts.json === true) {
-          run.io.out(
-            JSON.stringify(
-              rows.map((r) => ({ ...r, parked_at: r.parked_at?.toISOString() ?? null })),
-              null,
-              2,
-            ),
-          )
-        } else if (rows.length === 0) {
-          run.io.out('no parked rows')
-        } else {
-          run.io.out(
-            table(
-              ['id', 'event type', 'key', 'attempts', 'parked at', 'last error'],
-              rows.map((r) => [
-                r.id,
-                r.event_type,
-                r.key,
-                String(r.attempts),
-                r.parked_at?.toISOString() ?? '-',
-                // The event type is in its own column; the table keeps what follows it.
-                oneLine((r.last_error ?? '').replace(`${r.event_type}: `, ''), 120),
-              ]),
-            ),
-          )
-        }
-        run.exit(0)
-      } finally {
-        await db.close()
-      }
-    })
+      }),
+    )
 
   parked
     .command('retry')
@@ -130,32 +132,36 @@ export function registerParkedCommand(program: Command, run: CommandRuntime): vo
     .option('--event-type <type>', 'with --all: only rows of this event type')
     .addOption(byOption())
     .option('--json', 'machine-readable output: { "retried": [ids] }')
-    .action(async (ids: string[], opts: ParkedFilter & { all?: boolean; by?: string; json?: boolean }) => {
-      if (ids.length > 0 === (opts.all === true)) {
-        throw new UsageError('give the row ids to retry, or --all (not both)')
-      }
-      if (opts.all !== true && (opts.topic !== undefined || opts.eventType !== undefined)) {
-        throw new UsageError('--topic and --event-type narrow --all; with ids, give only the ids')
-      }
-      const requested = rowIds(ids)
-      const by = opts.by ?? operatorName()
-      const { db, q, channel } = await session()
-      try {
-        const retried =
-          opts.all === true
-            ? await q.retryAllParked(db, opts, by)
-            : await q.retryParkedById(db, requested, by)
-        if (retried.length > 0) await q.notifyRelays(db, channel)
-        const complete =
-          opts.all === true ||
-          (await explainUnchanged(run.io, requested, retried, (m) => q.rowStatuses(db, m)))
-        if (opts.json === true) run.io.out(JSON.stringify({ retried }, null, 2))
-        else run.io.out(`${retried.length} row(s) set back to pending${idList(retried)}`)
-        run.exit(complete ? 0 : 1)
-      } finally {
-        await db.close()
-      }
-    })
+    .action(
+      run.action(
+        async (ids: string[], opts: ParkedFilter & { all?: boolean; by?: string; json?: boolean }) => {
+          if (ids.length > 0 === (opts.all === true)) {
+            throw new UsageError('give the row ids to retry, or --all (not both)')
+          }
+          if (opts.all !== true && (opts.topic !== undefined || opts.eventType !== undefined)) {
+            throw new UsageError('--topic and --event-type narrow --all; with ids, give only the ids')
+          }
+          const requested = rowIds(ids)
+          const by = opts.by ?? operatorName()
+          const { db, q, channel } = await session()
+          try {
+            const retried =
+              opts.all === true
+                ? await q.retryAllParked(db, opts, by)
+                : await q.retryParkedById(db, requested, by)
+            if (retried.length > 0) await q.notifyRelays(db, channel)
+            const complete =
+              opts.all === true ||
+              (await explainUnchanged(run.io, requested, retried, (m) => q.rowStatuses(db, m)))
+            if (opts.json === true) run.io.out(JSON.stringify({ retried }, null, 2))
+            else run.io.out(`${retried.length} row(s) set back to pending${idList(retried)}`)
+            return complete ? 0 : 1
+          } finally {
+            await db.close()
+          }
+        },
+      ),
+    )
 
   parked
     .command('skip')
@@ -172,30 +178,33 @@ export function registerParkedCommand(program: Command, run: CommandRuntime): vo
     .addOption(byOption())
     .option('-y, --yes', 'do not ask for confirmation (required when stdin is not a terminal)')
     .option('--json', 'machine-readable output: { "skipped": [ids] }')
-    .action(async (ids: string[], opts: { reason: string; by?: string; yes?: boolean; json?: boolean }) => {
-      const requested = rowIds(ids)
-      if (opts.reason.trim() === '') throw new UsageError('--reason must say why the rows are skipped')
-      const confirmed = await confirmAction(run.io, {
-        yes: opts.yes === true,
-        action: `skip ${requested.length} parked row(s) so they are never published`,
-      })
-      if (!confirmed) {
-        run.io.err('nothing skipped')
-        run.exit(1)
-        return
-      }
-      const { db, q, channel } = await session()
-      try {
-        const skipped = await q.skipParked(db, requested, opts.by ?? operatorName(), opts.reason)
-        if (skipped.length > 0) await q.notifyRelays(db, channel)
-        const complete = await explainUnchanged(run.io, requested, skipped, (m) => q.rowStatuses(db, m))
-        if (opts.json === true) run.io.out(JSON.stringify({ skipped }, null, 2))
-        else run.io.out(`${skipped.length} row(s) skipped${idList(skipped)}`)
-        run.exit(complete ? 0 : 1)
-      } finally {
-        await db.close()
-      }
-    })
+    .action(
+      run.action(
+        async (ids: string[], opts: { reason: string; by?: string; yes?: boolean; json?: boolean }) => {
+          const requested = rowIds(ids)
+          if (opts.reason.trim() === '') throw new UsageError('--reason must say why the rows are skipped')
+          const confirmed = await confirmAction(run.io, {
+            yes: opts.yes === true,
+            action: `skip ${requested.length} parked row(s) so they are never published`,
+          })
+          if (!confirmed) {
+            run.io.err('nothing skipped')
+            return 1
+          }
+          const { db, q, channel } = await session()
+          try {
+            const skipped = await q.skipParked(db, requested, opts.by ?? operatorName(), opts.reason)
+            if (skipped.length > 0) await q.notifyRelays(db, channel)
+            const complete = await explainUnchanged(run.io, requested, skipped, (m) => q.rowStatuses(db, m))
+            if (opts.json === true) run.io.out(JSON.stringify({ skipped }, null, 2))
+            else run.io.out(`${skipped.length} row(s) skipped${idList(skipped)}`)
+            return complete ? 0 : 1
+          } finally {
+            await db.close()
+          }
+        },
+      ),
+    )
 
   parked.addHelpText(
     'after',

@@ -1,11 +1,11 @@
 import type { Command } from 'commander'
+import { requireDatabaseUrl } from '../config.js'
 import { opsQueries, type PurgeableStatus } from '../db/ops-queries.js'
 import { openDatabase } from '../db/pool.js'
+import { runBatches } from '../ops/batches.js'
 import { parseDuration, parsePositiveInt } from './arguments.js'
-import { confirmAction } from './confirm.js'
-import { startProgress } from './progress.js'
-import { type CommandRuntime, schemaOf } from './runtime.js'
-import { databaseUrlOf } from './settings.js'
+import { runBatchedOperation, stoppedField } from './batched-operation.js'
+import type { CommandRuntime } from './runtime.js'
 import { USAGE_HINT, UsageError } from './usage-error.js'
 
 interface PurgeOptions {
@@ -19,7 +19,7 @@ interface PurgeOptions {
   json?: boolean
 }
 
-export function registerPurgeCommand(program: Command, run: CommandRuntime): void {
+export function register(program: Command, run: CommandRuntime): void {
   program
     .command('purge')
     .showHelpAfterError(USAGE_HINT)
@@ -47,49 +47,68 @@ Examples:
   postbox purge --sent --older-than 7d --yes
   postbox purge --parked --skipped --older-than 30d --yes`,
     )
-    .action(async (opts: PurgeOptions) => {
-      const statuses: PurgeableStatus[] = (['sent', 'parked', 'skipped'] as const).filter(
-        (s) => opts[s] === true,
-      )
-      if (statuses.length === 0)
-        throw new UsageError('choose what to purge: --sent, --parked and/or --skipped')
-      const before = opts.olderThan === undefined ? null : new Date(Date.now() - opts.olderThan)
-      const what = `${statuses.join('/')} rows${before === null ? '' : ` older than ${before.toISOString()}`}`
-      const settings = await run.settings({ requireEvents: false })
-      const db = openDatabase(databaseUrlOf(settings), 'postbox purge', 1)
-      const q = opsQueries(schemaOf(settings))
-      try {
-        const matched = await q.countPurgeable(db, statuses, before)
-        if (opts.dryRun === true || matched === 0) {
-          run.io.out(
-            opts.json === true
-              ? JSON.stringify({ matched, deleted: 0, batches: 0, dryRun: opts.dryRun === true })
-              : `${opts.dryRun === true ? 'dry run: ' : ''}${matched} ${what} ${opts.dryRun === true ? 'would be deleted; nothing changed' : 'to delete: nothing to do'}`,
-          )
-          run.exit(0)
-          return
-        }
-        if (!(await confirmAction(run.io, { yes: opts.yes === true, action: `delete ${matched} ${what}` }))) {
-          run.io.err('nothing deleted')
-          run.exit(1)
-          return
-        }
-        const progress = startProgress(run.io, 'purge', matched)
-        let result: { deleted: number; batches: number }
-        try {
-          result = await q.purgeAll(db, statuses, before, opts.batch, (n) => progress.advance(n))
-        } finally {
-          progress.stop()
-        }
-        const { deleted, batches } = result
-        run.io.out(
-          opts.json === true
-            ? JSON.stringify({ matched, deleted, batches, dryRun: false })
-            : `deleted ${deleted} ${what} in ${batches} batch(es)`,
+    .action(
+      run.action(async (opts: PurgeOptions) => {
+        const statuses: PurgeableStatus[] = (['sent', 'parked', 'skipped'] as const).filter(
+          (s) => opts[s] === true,
         )
-        run.exit(0)
-      } finally {
-        await db.close()
-      }
-    })
+        if (statuses.length === 0)
+          throw new UsageError('choose what to purge: --sent, --parked and/or --skipped')
+        const before = opts.olderThan === undefined ? null : new Date(Date.now() - opts.olderThan)
+        const what = `${statuses.join('/')} rows${before === null ? '' : ` older than ${before.toISOString()}`}`
+        const connection = await run.connection()
+        const db = openDatabase(requireDatabaseUrl(connection), 'postbox purge', 1)
+        const q = opsQueries(connection.schema)
+        const summary = (matched: number, dryRun: boolean) =>
+          `${dryRun ? 'dry run: ' : ''}${matched} ${what} ${dryRun ? 'would be deleted; nothing changed' : 'to delete: nothing to do'}`
+        try {
+          return await runBatchedOperation(run, {
+            name: 'purge',
+            dryRun: opts.dryRun === true,
+            yes: opts.yes === true,
+            declined: 'nothing deleted',
+            count: () => q.countPurgeable(db, statuses, before),
+            showDryRun: async (matched) => {
+              run.io.out(
+                opts.json === true
+                  ? JSON.stringify({ matched, deleted: 0, batches: 0, dryRun: true })
+                  : summary(matched, true),
+              )
+              return 0
+            },
+            showNothingToDo: () =>
+              run.io.out(
+                opts.json === true
+                  ? JSON.stringify({ matched: 0, deleted: 0, batches: 0, dryRun: false })
+                  : summary(0, false),
+              ),
+            action: (matched) => `delete ${matched} ${what}`,
+            run: (signal, advance) =>
+              runBatches(
+                { batchSize: opts.batch, signal },
+                async (limit) => {
+                  const rows = await q.purgeBatch(db, statuses, before, limit)
+                  return { rows, done: rows < limit }
+                },
+                advance,
+              ),
+            report: (matched, { rows, batches, stopped }) =>
+              run.io.out(
+                opts.json === true
+                  ? JSON.stringify({
+                      matched,
+                      deleted: rows,
+                      batches,
+                      dryRun: false,
+                      ...stoppedField({ stopped }),
+                    })
+                  : `deleted ${rows} ${what} in ${batches} batch(es)`,
+              ),
+            resumeHint: () => 'the same command (it deletes what is left)',
+          })
+        } finally {
+          await db.close()
+        }
+      }),
+    )
 }

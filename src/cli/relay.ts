@@ -1,3 +1,4 @@
+import type { Command } from 'commander'
 import { type PostboxSettings, resolveConfig } from '../config.js'
 import { openDatabase } from '../db/pool.js'
 import { statusQueries } from '../db/status-queries.js'
@@ -5,18 +6,44 @@ import { type RelayHttpServer, serveRelayHttp } from '../observe/http-server.js'
 import { createLogger } from '../observe/logger.js'
 import { createRelayMetrics } from '../observe/metrics.js'
 import { Relay } from '../relay/relay.js'
+import { parsePort } from './arguments.js'
 import type { CliIo } from './io.js'
+import type { CommandRuntime, ShutdownSignal } from './runtime.js'
 
-export interface RelayCommandOptions {
-  untilDrained: boolean
-  /** bin/ hands us a way to hear SIGTERM/SIGINT. */
-  onShutdownSignal(handler: () => void): void
+export function register(program: Command, run: CommandRuntime): void {
+  program
+    .command('relay')
+    .description('run the relay: publish committed outbox rows to Kafka until SIGTERM/SIGINT')
+    .option('--until-drained', 'exit 0 once no publishable row is pending (one-shot runs, demos, CI)')
+    .option(
+      '--http-port <n>',
+      'serve /metrics, /healthz and /readyz on this port (overrides relay.httpPort)',
+      parsePort,
+    )
+    .action(
+      run.action(async (opts: { untilDrained?: boolean; httpPort?: number }) => {
+        const loaded = await run.settings({ requireEvents: true })
+        const settings =
+          opts.httpPort === undefined
+            ? loaded
+            : { ...loaded, relay: { ...loaded.relay, httpPort: opts.httpPort } }
+        return relayUntilStopped(run.io, settings, {
+          untilDrained: opts.untilDrained === true,
+          onShutdownSignal: run.onShutdownSignal,
+        })
+      }),
+    )
 }
 
-export async function relayCommand(
+interface RelayOptions {
+  untilDrained: boolean
+  onShutdownSignal(handler: (signal: ShutdownSignal) => void): void
+}
+
+async function relayUntilStopped(
   io: CliIo,
   settings: PostboxSettings,
-  options: RelayCommandOptions,
+  options: RelayOptions,
 ): Promise<number> {
   const config = resolveConfig(settings)
   const logger = createLogger(config.logLevel)

@@ -1,15 +1,14 @@
 import type { Command } from 'commander'
+import { requireDatabaseUrl } from '../config.js'
 import { notifyChannel } from '../db/notify.js'
 import { opsQueries, type ReplaySelection } from '../db/ops-queries.js'
 import { openDatabase } from '../db/pool.js'
 import { newEventId } from '../event-id.js'
+import { runBatches } from '../ops/batches.js'
 import { parseInstant, parsePositiveInt, parseRate, parseRowId } from './arguments.js'
-import { confirmAction } from './confirm.js'
+import { runBatchedOperation, stoppedField } from './batched-operation.js'
 import { table } from './io.js'
-import { createPacer } from './pacer.js'
-import { startProgress } from './progress.js'
-import { type CommandRuntime, schemaOf } from './runtime.js'
-import { databaseUrlOf } from './settings.js'
+import type { CommandRuntime } from './runtime.js'
 import { USAGE_HINT, UsageError } from './usage-error.js'
 
 interface ReplayOptions extends ReplaySelection {
@@ -23,7 +22,7 @@ interface ReplayOptions extends ReplaySelection {
 
 const SELECTORS = ['topic', 'eventType', 'key', 'fromId', 'toId', 'since', 'until'] as const
 
-export function registerReplayCommand(program: Command, run: CommandRuntime): void {
+export function register(program: Command, run: CommandRuntime): void {
   const instant = parseInstant(() => new Date())
   program
     .command('replay')
@@ -66,98 +65,100 @@ Examples:
   postbox replay --event-type order.placed --from-id 5000 --to-id 9000 --rate 200 --yes
   postbox replay --key 42 --yes`,
     )
-    .action(async (opts: ReplayOptions) => {
-      if (!SELECTORS.some((name) => opts[name] !== undefined)) {
-        throw new UsageError(
-          'choose the rows to replay with at least one of --topic, --event-type, --key, --from-id, --to-id, --since, --until',
-        )
-      }
-      const selection: ReplaySelection = Object.fromEntries(
-        SELECTORS.filter((name) => opts[name] !== undefined).map((name) => [name, opts[name]]),
-      )
-      const settings = await run.settings({ requireEvents: false })
-      const schema = schemaOf(settings)
-      const db = openDatabase(databaseUrlOf(settings), 'postbox replay', 1)
-      const q = opsQueries(schema)
-      try {
-        // Fixed up front: copies get higher ids and may match the selection themselves.
-        const newest = await q.maxOutboxId(db)
-        const upTo = opts.toId !== undefined && BigInt(opts.toId) < BigInt(newest) ? opts.toId : newest
-        const matched = await q.countReplayRows(db, selection, upTo)
-        if (opts.dryRun === true) {
-          const sample = await q.sampleReplayRows(db, selection, upTo, opts.sample)
-          if (opts.json === true) {
-            run.io.out(JSON.stringify({ dryRun: true, matched, upToId: upTo, sample }, null, 2))
-          } else {
-            run.io.out(
-              `dry run: ${matched} row(s) would be replayed (outbox ids up to ${upTo}); nothing changed`,
-            )
-            if (sample.length > 0) {
-              run.io.out(
-                table(
-                  ['id', 'event type', 'topic', 'key', 'status', 'created at', 'value'],
-                  sample.map((r) => [
-                    r.id,
-                    r.event_type,
-                    r.topic,
-                    r.key,
-                    r.status,
-                    r.created_at.toISOString(),
-                    r.tombstone ? 'tombstone' : 'upsert',
-                  ]),
-                ),
-              )
-            }
-          }
-          run.exit(0)
-          return
-        }
-        if (matched === 0) {
-          run.io.out(
-            opts.json === true ? JSON.stringify({ matched, queued: 0 }) : 'no rows match: nothing replayed',
+    .action(
+      run.action(async (opts: ReplayOptions) => {
+        if (!SELECTORS.some((name) => opts[name] !== undefined)) {
+          throw new UsageError(
+            'choose the rows to replay with at least one of --topic, --event-type, --key, --from-id, --to-id, --since, --until',
           )
-          run.exit(0)
-          return
         }
-        if (!(await confirmAction(run.io, { yes: opts.yes === true, action: `replay ${matched} row(s)` }))) {
-          run.io.err('nothing replayed')
-          run.exit(1)
-          return
-        }
-        const pacer = createPacer(opts.rate)
-        const progress = startProgress(run.io, 'replay', matched)
-        let queued = 0
-        let after = '0'
-        try {
-          for (;;) {
-            const eventIds = Array.from({ length: pacer.batchSize(opts.batch) }, () => newEventId())
-            const batch = await q.copyReplayBatch(db, selection, after, upTo, eventIds)
-            if (batch.lastId === null) break
-            after = batch.lastId
-            queued += batch.copied
-            progress.advance(batch.copied)
-            await q.notifyRelays(db, notifyChannel(schema))
-            await pacer.done(batch.copied)
-          }
-        } catch (error) {
-          if (queued > 0) {
-            run.io.err(
-              `replay stopped after queueing ${queued} row(s) (source ids up to ${after}); ` +
-                `to go on, rerun with --from-id ${BigInt(after) + 1n}`,
-            )
-          }
-          throw error
-        } finally {
-          progress.stop()
-        }
-        run.io.out(
-          opts.json === true
-            ? JSON.stringify({ matched, queued, upToId: upTo })
-            : `queued ${queued} row(s) for publishing again (copies carry a replay-of header)`,
+        const selection: ReplaySelection = Object.fromEntries(
+          SELECTORS.filter((name) => opts[name] !== undefined).map((name) => [name, opts[name]]),
         )
-        run.exit(0)
-      } finally {
-        await db.close()
-      }
-    })
+        const connection = await run.connection()
+        const { schema } = connection
+        const db = openDatabase(requireDatabaseUrl(connection), 'postbox replay', 1)
+        const q = opsQueries(schema)
+        try {
+          // Fixed up front: copies get higher ids and may match the selection themselves.
+          const newest = await q.maxOutboxId(db)
+          const upTo = opts.toId !== undefined && BigInt(opts.toId) < BigInt(newest) ? opts.toId : newest
+          let after = '0'
+          return await runBatchedOperation(run, {
+            name: 'replay',
+            dryRun: opts.dryRun === true,
+            yes: opts.yes === true,
+            declined: 'nothing replayed',
+            count: () => q.countReplayRows(db, selection, upTo),
+            showDryRun: async (matched) => {
+              const sample = await q.sampleReplayRows(db, selection, upTo, opts.sample)
+              if (opts.json === true) {
+                run.io.out(JSON.stringify({ dryRun: true, matched, upToId: upTo, sample }, null, 2))
+                return 0
+              }
+              run.io.out(
+                `dry run: ${matched} row(s) would be replayed (outbox ids up to ${upTo}); nothing changed`,
+              )
+              if (sample.length > 0) {
+                run.io.out(
+                  table(
+                    ['id', 'event type', 'topic', 'key', 'status', 'created at', 'value'],
+                    sample.map((r) => [
+                      r.id,
+                      r.event_type,
+                      r.topic,
+                      r.key,
+                      r.status,
+                      r.created_at.toISOString(),
+                      r.tombstone ? 'tombstone' : 'upsert',
+                    ]),
+                  ),
+                )
+              }
+              return 0
+            },
+            showNothingToDo: () =>
+              run.io.out(
+                opts.json === true
+                  ? JSON.stringify({ matched: 0, queued: 0 })
+                  : 'no rows match: nothing replayed',
+              ),
+            action: (matched) => `replay ${matched} row(s)`,
+            run: async (signal, advance) => {
+              try {
+                return await runBatches(
+                  { batchSize: opts.batch, rowsPerSecond: opts.rate, signal },
+                  async (limit) => {
+                    const eventIds = Array.from({ length: limit }, () => newEventId())
+                    const batch = await q.copyReplayBatch(db, selection, after, upTo, eventIds)
+                    if (batch.lastId === null) return { rows: 0, done: true }
+                    after = batch.lastId
+                    await q.notifyRelays(db, notifyChannel(schema))
+                    return { rows: batch.copied, done: false }
+                  },
+                  advance,
+                )
+              } catch (error) {
+                if (after !== '0') {
+                  run.io.err(
+                    `replay stopped after queueing rows with source ids up to ${after}; ` +
+                      `to go on, rerun with --from-id ${BigInt(after) + 1n}`,
+                  )
+                }
+                throw error
+              }
+            },
+            report: (matched, outcome) =>
+              run.io.out(
+                opts.json === true
+                  ? JSON.stringify({ matched, queued: outcome.rows, upToId: upTo, ...stoppedField(outcome) })
+                  : `queued ${outcome.rows} row(s) for publishing again (copies carry a replay-of header)`,
+              ),
+            resumeHint: () => `--from-id ${BigInt(after) + 1n}`,
+          })
+        } finally {
+          await db.close()
+        }
+      }),
+    )
 }

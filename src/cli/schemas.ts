@@ -1,12 +1,13 @@
 import type { Command } from 'commander'
 import type { AnyEventDefinition } from '../catalog/define-event.js'
 import type { Compatibility } from '../catalog/types.js'
+import { requireRegistryUrl, resolveConnection } from '../config.js'
 import { ConfigError, describeError } from '../errors.js'
 import { type AvroCodec, compileSchema } from '../schema/codec.js'
 import { createRegistryClient, type RegistryClient } from '../schema/registry.js'
+import { COMPATIBILITY_FIX, compatibilityProblems } from './compatibility.js'
 import { table } from './io.js'
 import type { CommandRuntime } from './runtime.js'
-import { registryUrlOf } from './settings.js'
 import { USAGE_HINT } from './usage-error.js'
 
 /** One schema the catalog publishes under one subject (value or key). */
@@ -43,41 +44,6 @@ function localSubjects(events: readonly AnyEventDefinition[]): LocalSubject[] {
       add(event.keySubject, event.keyCodec, event)
   }
   return [...bySubject.values()]
-}
-
-const FIX: Record<Compatibility, string> = {
-  BACKWARD: 'give every new field a default and keep old fields readable (same name and a promotable type)',
-  BACKWARD_TRANSITIVE:
-    'give every new field a default and keep old fields readable (same name and a promotable type)',
-  FORWARD: 'only add fields, or remove fields that had a default',
-  FORWARD_TRANSITIVE: 'only add fields, or remove fields that had a default',
-  FULL: 'only add or remove fields that have a default',
-  FULL_TRANSITIVE: 'only add or remove fields that have a default',
-  NONE: '',
-}
-
-/** Why `local` may not follow the registered versions under `level` (empty when it may). */
-function compatibilityProblems(
-  local: AvroCodec,
-  versions: readonly { version: number; codec: AvroCodec }[],
-  level: Compatibility,
-): string[] {
-  const backward = level.startsWith('BACKWARD') || level.startsWith('FULL')
-  const forward = level.startsWith('FORWARD') || level.startsWith('FULL')
-  const problems: string[] = []
-  for (const { version, codec } of versions) {
-    const cannotReadOld = backward ? local.readProblem(codec) : null
-    if (cannotReadOld !== null) {
-      problems.push(`the new schema cannot read data written with version ${version}: ${cannotReadOld}`)
-    }
-    const oldCannotRead = forward ? codec.readProblem(local) : null
-    if (oldCannotRead !== null) {
-      problems.push(
-        `readers of version ${version} cannot read data written with the new schema: ${oldCannotRead}`,
-      )
-    }
-  }
-  return problems
 }
 
 async function checkSubject(registry: RegistryClient, local: LocalSubject): Promise<SubjectCheck> {
@@ -128,7 +94,7 @@ function eventsOf(events: readonly AnyEventDefinition[]): readonly AnyEventDefin
   return events
 }
 
-export function registerSchemasCommand(program: Command, run: CommandRuntime): void {
+export function register(program: Command, run: CommandRuntime): void {
   const schemas = program
     .command('schemas')
     .showHelpAfterError(USAGE_HINT)
@@ -151,40 +117,42 @@ export function registerSchemasCommand(program: Command, run: CommandRuntime): v
       'after',
       '\nExample (CI, before deploying a mapping change):\n  postbox schemas check --config postbox.config.ts',
     )
-    .action(async (opts: { json?: boolean }) => {
-      const settings = await run.settings({ requireEvents: true })
-      const registry = createRegistryClient(registryUrlOf(settings))
-      const results: SubjectCheck[] = []
-      for (const local of localSubjects(eventsOf(settings.events as readonly AnyEventDefinition[]))) {
-        results.push(await checkSubject(registry, local))
-      }
-      const incompatible = results.filter((r) => r.status === 'incompatible')
-      if (opts.json === true) {
-        run.io.out(JSON.stringify(results, null, 2))
-      } else {
-        run.io.out(
-          table(
-            ['subject', 'level', 'result', 'detail'],
-            results.map((r) => [
-              r.subject,
-              r.compatibility,
-              r.status === 'incompatible' ? 'INCOMPATIBLE' : r.status,
-              [
-                r.latestVersion === null ? 'not in the registry yet' : `latest version ${r.latestVersion}`,
-                ...r.notes,
-              ].join('; '),
-            ]),
-          ),
-        )
-        for (const r of incompatible) {
-          run.io.err(
-            `${r.subject} is not ${r.compatibility}-compatible: ${r.problems.join('; ')}. ` +
-              `Fix: ${FIX[r.compatibility]}, or publish the change under a new topic`,
-          )
+    .action(
+      run.action(async (opts: { json?: boolean }) => {
+        const settings = await run.settings({ requireEvents: true })
+        const registry = createRegistryClient(requireRegistryUrl(resolveConnection(settings)))
+        const results: SubjectCheck[] = []
+        for (const local of localSubjects(eventsOf(settings.events as readonly AnyEventDefinition[]))) {
+          results.push(await checkSubject(registry, local))
         }
-      }
-      run.exit(incompatible.length > 0 ? 1 : 0)
-    })
+        const incompatible = results.filter((r) => r.status === 'incompatible')
+        if (opts.json === true) {
+          run.io.out(JSON.stringify(results, null, 2))
+        } else {
+          run.io.out(
+            table(
+              ['subject', 'level', 'result', 'detail'],
+              results.map((r) => [
+                r.subject,
+                r.compatibility,
+                r.status === 'incompatible' ? 'INCOMPATIBLE' : r.status,
+                [
+                  r.latestVersion === null ? 'not in the registry yet' : `latest version ${r.latestVersion}`,
+                  ...r.notes,
+                ].join('; '),
+              ]),
+            ),
+          )
+          for (const r of incompatible) {
+            run.io.err(
+              `${r.subject} is not ${r.compatibility}-compatible: ${r.problems.join('; ')}. ` +
+                `Fix: ${COMPATIBILITY_FIX[r.compatibility]}, or publish the change under a new topic`,
+            )
+          }
+        }
+        return incompatible.length > 0 ? 1 : 0
+      }),
+    )
 
   schemas
     .command('register')
@@ -199,32 +167,38 @@ export function registerSchemasCommand(program: Command, run: CommandRuntime): v
       'after',
       '\nExample (deploy step when relays run with autoRegister: false):\n  postbox schemas register',
     )
-    .action(async (opts: { json?: boolean }) => {
-      const settings = await run.settings({ requireEvents: true })
-      const registry = createRegistryClient(registryUrlOf(settings))
-      const results: { subject: string; id: number | null; version: number | null; error: string | null }[] =
-        []
-      for (const local of localSubjects(eventsOf(settings.events as readonly AnyEventDefinition[]))) {
-        try {
-          const id = await registry.resolveSchemaId(local.subject, local.codec.schemaText, {
-            compatibility: local.compatibility,
-            autoRegister: true,
-          })
-          const found = await registry.lookup(local.subject, local.codec.schemaText)
-          results.push({ subject: local.subject, id, version: found?.version ?? null, error: null })
-        } catch (error) {
-          results.push({ subject: local.subject, id: null, version: null, error: describeError(error) })
+    .action(
+      run.action(async (opts: { json?: boolean }) => {
+        const settings = await run.settings({ requireEvents: true })
+        const registry = createRegistryClient(requireRegistryUrl(resolveConnection(settings)))
+        const results: {
+          subject: string
+          id: number | null
+          version: number | null
+          error: string | null
+        }[] = []
+        for (const local of localSubjects(eventsOf(settings.events as readonly AnyEventDefinition[]))) {
+          try {
+            const id = await registry.resolveSchemaId(local.subject, local.codec.schemaText, {
+              compatibility: local.compatibility,
+              autoRegister: true,
+            })
+            const found = await registry.lookup(local.subject, local.codec.schemaText)
+            results.push({ subject: local.subject, id, version: found?.version ?? null, error: null })
+          } catch (error) {
+            results.push({ subject: local.subject, id: null, version: null, error: describeError(error) })
+          }
         }
-      }
-      const failed = results.filter((r) => r.error !== null)
-      if (opts.json === true) {
-        run.io.out(JSON.stringify(results, null, 2))
-      } else {
-        for (const r of results) {
-          if (r.error === null) run.io.out(`${r.subject} → id ${r.id}, version ${r.version ?? '?'}`)
+        const failed = results.filter((r) => r.error !== null)
+        if (opts.json === true) {
+          run.io.out(JSON.stringify(results, null, 2))
+        } else {
+          for (const r of results) {
+            if (r.error === null) run.io.out(`${r.subject} → id ${r.id}, version ${r.version ?? '?'}`)
+          }
+          for (const r of failed) run.io.err(`${r.subject}: ${r.error}`)
         }
-        for (const r of failed) run.io.err(`${r.subject}: ${r.error}`)
-      }
-      run.exit(failed.length > 0 ? 1 : 0)
-    })
+        return failed.length > 0 ? 1 : 0
+      }),
+    )
 }

@@ -2,8 +2,8 @@ import { existsSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import type { PostboxSettings } from '../config.js'
+import { parseLogLevel, parseSettings } from '../config-schema.js'
 import { ConfigError } from '../errors.js'
-import type { LogLevel } from '../observe/logger.js'
 
 /** The environment variables the CLI honours, read by bin/ and passed down. */
 export interface CliEnvironment {
@@ -26,9 +26,7 @@ async function importConfig(path: string): Promise<unknown> {
     } catch (cause) {
       throw new ConfigError(
         `loading ${path} needs the "tsx" package: npm i -D tsx, or write the config as .mjs`,
-        {
-          cause,
-        },
+        { cause },
       )
     }
     return tsImport(url, import.meta.url)
@@ -36,7 +34,7 @@ async function importConfig(path: string): Promise<unknown> {
   return import(url)
 }
 
-/** Loads the config file (if any) and fills connection settings from the environment. */
+/** Loads and checks the config file (if any), then lays the environment's connection settings over it. */
 export async function loadSettings(
   env: CliEnvironment,
   configPath: string | undefined,
@@ -44,7 +42,7 @@ export async function loadSettings(
 ): Promise<PostboxSettings> {
   const explicit = configPath ?? env.POSTBOX_CONFIG
   const path = explicit === undefined ? DEFAULT_CONFIG_FILES.find((f) => existsSync(f)) : explicit
-  let fromFile: Partial<PostboxSettings> = {}
+  let fromFile: PostboxSettings = { events: [] }
   if (path !== undefined) {
     const absolute = resolve(path)
     if (!existsSync(absolute)) throw new ConfigError(`config file ${path} does not exist`)
@@ -53,7 +51,7 @@ export async function loadSettings(
     if (typeof value !== 'object' || value === null) {
       throw new ConfigError(`${path} must \`export default\` the settings object ({ events, ... })`)
     }
-    fromFile = value as Partial<PostboxSettings>
+    fromFile = parseSettings({ events: [], ...value }, path)
   } else if (options.requireEvents) {
     throw new ConfigError(
       `no config file: pass --config <file> or create ${DEFAULT_CONFIG_FILES.join(' / ')} exporting { events }`,
@@ -61,25 +59,10 @@ export async function loadSettings(
   }
   return {
     ...fromFile,
-    events: fromFile.events ?? [],
-    databaseUrl: env.DATABASE_URL ?? fromFile.databaseUrl,
-    schema: env.POSTBOX_SCHEMA ?? fromFile.schema,
-    logLevel: (env.LOG_LEVEL as LogLevel | undefined) ?? fromFile.logLevel,
-    kafka: { ...fromFile.kafka, brokers: env.KAFKA_BROKERS ?? fromFile.kafka?.brokers },
-    registry: { ...fromFile.registry, url: env.SCHEMA_REGISTRY_URL ?? fromFile.registry?.url },
+    databaseUrl: env.DATABASE_URL || fromFile.databaseUrl,
+    schema: env.POSTBOX_SCHEMA || fromFile.schema,
+    logLevel: env.LOG_LEVEL ? parseLogLevel(env.LOG_LEVEL, 'LOG_LEVEL') : fromFile.logLevel,
+    kafka: { ...fromFile.kafka, brokers: env.KAFKA_BROKERS || fromFile.kafka?.brokers },
+    registry: { ...fromFile.registry, url: env.SCHEMA_REGISTRY_URL || fromFile.registry?.url },
   }
-}
-
-export function databaseUrlOf(settings: PostboxSettings): string {
-  if (!settings.databaseUrl)
-    throw new ConfigError('the database URL is not set: set DATABASE_URL or databaseUrl in the config file')
-  return settings.databaseUrl
-}
-
-export function registryUrlOf(settings: PostboxSettings): string {
-  if (!settings.registry?.url)
-    throw new ConfigError(
-      'the schema registry URL is not set: set SCHEMA_REGISTRY_URL or registry.url in the config file',
-    )
-  return settings.registry.url
 }

@@ -1,19 +1,54 @@
+import type { Command } from 'commander'
+import { requireDatabaseUrl } from '../config.js'
 import { oldestOpenTransaction } from '../db/lease-queries.js'
 import { migrationState } from '../db/migrate.js'
 import { openDatabase } from '../db/pool.js'
 import { statusQueries } from '../db/status-queries.js'
+import { parseSeconds } from './arguments.js'
 import { type CliIo, formatSeconds, table } from './io.js'
+import type { CommandRuntime, ShutdownSignal } from './runtime.js'
 
-export interface StatusOptions {
+interface StatusOptions {
   json: boolean
   stallSeconds: number
   /** Repeat every `intervalMs` until a shutdown signal. */
   watch: boolean
   intervalMs: number
-  onShutdownSignal(handler: () => void): void
+  onShutdownSignal(handler: (signal: ShutdownSignal) => void): void
 }
 
-export async function statusCommand(
+export function register(program: Command, run: CommandRuntime): void {
+  program
+    .command('status')
+    .description(
+      'backlog and oldest pending age per topic, parked rows, relays and their shards, and stall reasons',
+    )
+    .option('--json', 'machine-readable output')
+    .option(
+      '--stall-seconds <n>',
+      'report rows waiting on an open transaction for at least this long',
+      parseSeconds({ min: 0 }),
+      10,
+    )
+    .option('--watch', 'repeat the report until Ctrl-C (SIGINT/SIGTERM)')
+    .option('--interval <seconds>', 'seconds between reports with --watch', parseSeconds({ min: 0.1 }), 2)
+    .action(
+      run.action(
+        async (opts: { json?: boolean; stallSeconds: number; watch?: boolean; interval: number }) => {
+          const connection = await run.connection()
+          return statusCommand(run.io, requireDatabaseUrl(connection), connection.schema, {
+            json: opts.json === true,
+            stallSeconds: opts.stallSeconds,
+            watch: opts.watch === true,
+            intervalMs: opts.interval * 1000,
+            onShutdownSignal: run.onShutdownSignal,
+          })
+        },
+      ),
+    )
+}
+
+async function statusCommand(
   io: CliIo,
   databaseUrl: string,
   schema: string,

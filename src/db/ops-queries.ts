@@ -148,6 +148,17 @@ export function opsQueries(schemaName: string) {
     )
     select count(*)::int as n from deleted`
 
+  /** Deletes at most `limit` purgeable rows, oldest ids first, in one short statement; returns how many. */
+  const purgeBatch = async (
+    db: SqlExecutor,
+    statuses: readonly PurgeableStatus[],
+    before: Date | null,
+    limit: number,
+  ) => {
+    const [row] = await db.query<{ n: number }>(purgeBatchSql, [statuses, before, limit])
+    return row?.n ?? 0
+  }
+
   return {
     listParked(db: SqlExecutor, filter: ParkedFilter, limit: number) {
       return db.query<ParkedRow>(listParkedSql, [filter.topic ?? null, filter.eventType ?? null, limit])
@@ -216,6 +227,8 @@ export function opsQueries(schemaName: string) {
       return row?.n ?? 0
     },
 
+    purgeBatch,
+
     /**
      * Deletes every purgeable row, oldest ids first, in batches of `batchSize`, each its own short statement, so the
      * table is never locked for long. `onBatch` hears each batch's count.
@@ -230,8 +243,7 @@ export function opsQueries(schemaName: string) {
       let deleted = 0
       let batches = 0
       for (;;) {
-        const [row] = await db.query<{ n: number }>(purgeBatchSql, [statuses, before, batchSize])
-        const n = row?.n ?? 0
+        const n = await purgeBatch(db, statuses, before, batchSize)
         deleted += n
         if (n > 0) batches++
         onBatch(n)
