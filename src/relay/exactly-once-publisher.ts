@@ -119,6 +119,15 @@ export class ExactlyOncePublisher implements Publisher {
     if (running.length > 0) await this.options.queries.progress.clearInflight(this.options.db, running)
   }
 
+  /**
+   * The batch's Kafka transaction committed but its rows are still pending: restart the shards, so
+   * the takeover reads the committed progress back and marks that batch sent before the rows could
+   * be claimed and published a second time.
+   */
+  async markFailed(shards: readonly number[]): Promise<void> {
+    for (const shard of shards) await this.restart(shard)
+  }
+
   async close(): Promise<void> {
     const producers = [...this.producers.values()]
     this.producers.clear()

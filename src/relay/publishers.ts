@@ -27,6 +27,11 @@ export interface Publisher {
   publish(batch: readonly Encoded[], blocked: BlockedKeys): Promise<PublishOutcome>
   /** Called once the relay marked `sent` rows in Postgres. */
   afterMarked(shards: readonly number[]): Promise<void>
+  /**
+   * Called when marking a published batch failed (the database went away after Kafka acknowledged
+   * it). The rows are still pending and will be claimed again.
+   */
+  markFailed(shards: readonly number[]): Promise<void>
   close(): Promise<void>
 }
 
@@ -80,6 +85,9 @@ export class AtLeastOncePublisher implements Publisher {
   }
 
   async afterMarked(): Promise<void> {}
+
+  /** At-least-once: the rows are published again when claimed again, as a crash would do. */
+  async markFailed(): Promise<void> {}
 
   close(): Promise<void> {
     return this.producer.close()

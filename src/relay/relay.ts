@@ -375,18 +375,25 @@ export class Relay {
   private async markAndFence(publisher: Publisher, outcome: PublishOutcome): Promise<void> {
     this.leases.drop(outcome.lostShards, 'fenced: a newer producer holds the shard')
     const sent = outcome.sent
-    const marked = await this.queries.outbox.markSent(
-      this.db,
-      sent.map((r) => r.id),
-      this.leases.leases,
-      this.config.relay.id,
-    )
+    const shards = [...new Set(sent.map((r) => r.shard))]
+    let marked: string[]
+    try {
+      marked = await this.queries.outbox.markSent(
+        this.db,
+        sent.map((r) => r.id),
+        this.leases.leases,
+        this.config.relay.id,
+      )
+    } catch (error) {
+      await publisher.markFailed(shards)
+      throw error
+    }
     if (marked.length < sent.length) {
       const markedIds = new Set(marked)
       const lost = [...new Set(sent.filter((r) => !markedIds.has(r.id)).map((r) => r.shard))]
       this.leases.drop(lost, 'fenced: another relay holds a newer epoch')
     }
-    await publisher.afterMarked([...new Set(sent.map((r) => r.shard))])
+    await publisher.afterMarked(shards)
   }
 
   private report(trigger: BatchReport['trigger'], sent: readonly ClaimedRow[], parked: number): void {

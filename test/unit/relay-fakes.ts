@@ -111,6 +111,8 @@ export class MemoryStore {
   readonly leaseTable: LeaseTable
   /** Ids whose park fails (as a park of a row with an oversized key did). */
   readonly parkFailures = new Set<string>()
+  /** How many coming markSent calls fail as if the database went away (after Kafka acknowledged). */
+  markFailures = 0
 
   constructor(shardCount = 1) {
     this.leaseTable = new LeaseTable(shardCount)
@@ -144,6 +146,10 @@ export class MemoryStore {
             .slice(0, limit)
             .map(({ status: _s, last_error: _e, ...claimed }) => claimed),
         markSent: async (_db, ids, leases, relayId) => {
+          if (this.markFailures > 0) {
+            this.markFailures--
+            throw new UnavailableError('postgres', 'Connection terminated unexpectedly')
+          }
           const held = new Set(leases.filter((l) => this.leaseTable.holds(relayId, l)).map((l) => l.shard))
           const marked: string[] = []
           for (const row of this.rows) {

@@ -95,6 +95,28 @@ describe('Relay, assembled from fakes of its parts', () => {
     })
   }
 
+  for (const [delivery, copies] of [
+    ['exactly-once', 1],
+    ['at-least-once', 2],
+  ] as const) {
+    test(`${delivery}: when marking fails after Kafka acknowledged, each row reaches Kafka ${copies === 1 ? 'once' : 'at most twice'}`, async () => {
+      const { relay, store, kafka } = fakeRelay({ delivery })
+      const rows = ['1', '2', '3'].map((key) => row(key))
+      store.add(...rows)
+      store.markFailures = 1
+      await relay.start()
+      try {
+        await until('all rows sent', () => rows.every((r) => store.statusOf(r) === 'sent'))
+        assert.deepEqual(
+          publishedKeys(kafka),
+          Array.from({ length: copies }, () => rows.map((r) => `orders/${r.key}`)).flat(),
+        )
+      } finally {
+        await relay.stop()
+      }
+    })
+  }
+
   test('a row that cannot be mapped is parked; later rows of its key wait, other keys flow', async () => {
     const { relay, store, kafka } = fakeRelay()
     const poison = row('1', { type: Poison.type, topic: 'poison' })
