@@ -180,10 +180,10 @@ restart_pg_private() {
 
 status_pg_private() {
   if pg_private_running && pg_private_answers; then
-    printf '%-9s up      %s (pid %s, TLS: sslmode=verify-full&sslrootcert=%s)\n' \
+    printf '%-10s up      %s (pid %s, TLS: sslmode=verify-full&sslrootcert=%s)\n' \
       pg-private "$PG_PRIVATE_URL" "$(pg_private_pid)" "$(rel "$TLS_DIR/ca.pem")"
     return 0
   fi
-  printf '%-9s down    %s (start it with: scripts/stack up pg-private)\n' pg-private "$PG_PRIVATE_URL"
+  printf '%-10s down    %s (start it with: scripts/stack up pg-private)\n' pg-private "$PG_PRIVATE_URL"
   return 1
 }

@@ -64,6 +64,11 @@ ensure_tls() {
 ensure_scram_user() {
   local marker=$KAFKA_DATA/.scram-$SCRAM_USER
   [[ -f $marker ]] && return 0
+  if [[ ! -d $KAFKA_DATA ]] || ! port_open "$HOST" "$SASL_PORT"; then
+    warn "the running broker was started without the SASL_SSL listener (or with another Kafka version);" \
+      "restart it to get it: scripts/stack stop kafka && scripts/stack start kafka"
+    return 0
+  fi
   if ! kafka_tool "$(kafka_tool_class ConfigCommand)" --bootstrap-server "$LOCAL_BROKERS" --alter \
     --add-config "SCRAM-SHA-512=[iterations=8192,password=$(<"$SCRAM_PASSWORD_FILE")]" \
     --entity-type users --entity-name "$SCRAM_USER" >>"$KAFKA_OUT" 2>&1; then
@@ -76,6 +81,10 @@ ensure_scram_user() {
 
 # "SASL_SSL 127.0.0.1:9094, SCRAM-SHA-512 user postbox (password in ...), CA ..."
 sasl_summary() {
+  if ! port_open "$HOST" "$SASL_PORT"; then
+    printf 'SASL_SSL %s:%s does not answer (a broker started before the listener existed: restart it)' "$HOST" "$SASL_PORT"
+    return 0
+  fi
   printf 'SASL_SSL %s:%s, SCRAM-SHA-512 user %s (password in %s), CA %s' \
     "$HOST" "$SASL_PORT" "$SCRAM_USER" "$(rel "$SCRAM_PASSWORD_FILE")" "$(rel "$TLS_DIR/ca.pem")"
 }
