@@ -1,39 +1,19 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { waitFor } from '../support/stack.js'
-import { between, ChaosWorld, sleep, stackCommand } from './harness.js'
+import { between, type ChaosWorld, runScenario, sleep, stackCommand } from './harness.js'
 
 /**
  * Breaks things while a writer commits and real relay processes publish, then checks with an
  * independent consumer that every row reached Kafka and no key was reordered.
  */
 describe('chaos', { concurrency: 1 }, () => {
-  async function scenario(
-    name: string,
-    run: (world: ChaosWorld) => Promise<void>,
-    options: { exactlyOnce?: boolean } = {},
-  ): Promise<void> {
-    const world = await ChaosWorld.create(options.exactlyOnce ? { CHAOS_DELIVERY: 'exactly-once' } : {})
-    try {
-      await run(world)
-      const result = await world.verify({ reader: options.exactlyOnce ? 'java' : 'kafkajs' })
-      console.log(
-        `# chaos ${name}: ${result.rows} outbox rows, ${result.records} records in Kafka, ${result.duplicates} duplicate(s)`,
-      )
-      if (result.duplicates > 0) console.log(`# duplicates in topic ${world.topic}`)
-      if (options.exactlyOnce)
-        assert.equal(result.duplicates, 0, 'read_committed consumers see every row once')
-    } finally {
-      if (!process.env.CHAOS_KEEP) await world.close()
-    }
-  }
-
   test('kill -9 of the relay at ten random moments loses nothing and keeps every key in order', async () => {
-    await scenario('kill -9 x10', killRelayTenTimes)
+    await runScenario('kill -9 x10', killRelayTenTimes)
   })
 
   test('stopping and restarting the Kafka broker mid-stream loses nothing', async () => {
-    await scenario('broker restart', async (world) => {
+    await runScenario('broker restart', async (world) => {
       world.startRelay()
       const writing = world.write(10_000, 500, { perSecond: 2000 })
       await sleep(2000)
@@ -46,7 +26,7 @@ describe('chaos', { concurrency: 1 }, () => {
   })
 
   test('stopping and restarting the schema registry mid-stream loses nothing (cached schema ids keep flowing)', async () => {
-    await scenario('registry restart', async (world) => {
+    await runScenario('registry restart', async (world) => {
       world.startRelay()
       const writing = world.write(10_000, 500, { perSecond: 2000 })
       await sleep(1500)
@@ -60,7 +40,7 @@ describe('chaos', { concurrency: 1 }, () => {
   })
 
   test("terminating the relay's Postgres connections mid-stream loses nothing", async () => {
-    await scenario('pg_terminate_backend', async (world) => {
+    await runScenario('pg_terminate_backend', async (world) => {
       world.startRelay()
       const writing = world.write(10_000, 500, { perSecond: 2000 })
       for (let i = 0; i < 5; i++) {
@@ -73,7 +53,7 @@ describe('chaos', { concurrency: 1 }, () => {
   })
 
   test('a Postgres outage (every connection killed, new ones refused for 5 s) mid-stream loses nothing', async () => {
-    await scenario('postgres outage', async (world) => {
+    await runScenario('postgres outage', async (world) => {
       world.startRelay()
       const writing = world.write(10_000, 500, { perSecond: 2000 })
       await sleep(1500)
@@ -84,7 +64,7 @@ describe('chaos', { concurrency: 1 }, () => {
   })
 
   test('a transaction held open across a gap and committed later is published in key order', async () => {
-    await scenario('open transaction gap', async (world) => {
+    await runScenario('open transaction gap', async (world) => {
       world.startRelay()
       const writing = world.write(5_000, 500, { perSecond: 2000 })
       // The slow transaction takes an outbox id early and commits seconds later, after
@@ -100,11 +80,11 @@ describe('chaos', { concurrency: 1 }, () => {
   })
 
   test('two relays: kill -9 one, SIGSTOP the other past its lease while a third takes over, then SIGCONT', async () => {
-    await scenario('two relays + SIGSTOP', freezeRelayPastItsLease)
+    await runScenario('two relays + SIGSTOP', freezeRelayPastItsLease)
   })
 
   test('a poison row is parked: its key waits, every other key flows', async () => {
-    await scenario('poison row', async (world) => {
+    await runScenario('poison row', async (world) => {
       world.startRelay()
       await world.write(500, 50)
       await world.writePoison('k7')
@@ -132,11 +112,11 @@ describe('chaos', { concurrency: 1 }, () => {
   })
 
   test('exactly-once: kill -9 of the relay at ten random moments leaves zero duplicates for read_committed consumers', async () => {
-    await scenario('exactly-once kill -9 x10', killRelayTenTimes, { exactlyOnce: true })
+    await runScenario('exactly-once kill -9 x10', killRelayTenTimes, { exactlyOnce: true })
   })
 
   test('exactly-once: a relay frozen past its lease is fenced by the new owner and publishes nothing late', async () => {
-    await scenario('exactly-once two relays + SIGSTOP', freezeRelayPastItsLease, { exactlyOnce: true })
+    await runScenario('exactly-once two relays + SIGSTOP', freezeRelayPastItsLease, { exactlyOnce: true })
   })
 })
 

@@ -42,9 +42,15 @@ export class ChaosWorld {
     private readonly relayEnv: Record<string, string>,
   ) {}
 
-  /** `relayEnv` is passed to every relay process (e.g. CHAOS_DELIVERY). */
-  static async create(relayEnv: Record<string, string> = {}): Promise<ChaosWorld> {
-    const db = await createMigratedDatabase('pbchaos')
+  /**
+   * `relayEnv` is passed to every relay process (e.g. CHAOS_DELIVERY); `database` is a migrated
+   * database of the scenario's own, by default on the machine's server.
+   */
+  static async create(
+    relayEnv: Record<string, string> = {},
+    database?: { url: string; drop(): Promise<void> },
+  ): Promise<ChaosWorld> {
+    const db = database ?? (await createMigratedDatabase('pbchaos'))
     const pool = new pg.Pool({ connectionString: db.url, max: 4 })
     // Idle connections die in the outage scenario; the pool makes new ones afterwards.
     pool.on('error', () => {})
@@ -115,6 +121,26 @@ export class ChaosWorld {
    * connection to the database is terminated and new ones are refused for `ms`, then allowed again.
    */
   async databaseOutage(ms: number): Promise<void> {
+    await this.withWriterPaused(async () => {
+      const name = new URL(this.db.url).pathname.slice(1)
+      const admin = new pg.Client({ connectionString: stack.databaseUrl })
+      await admin.connect()
+      try {
+        await admin.query(`alter database "${name}" with allow_connections false`)
+        await admin.query('select pg_terminate_backend(pid) from pg_stat_activity where datname = $1', [name])
+        await sleep(ms)
+        await admin.query(`alter database "${name}" with allow_connections true`)
+      } finally {
+        await admin.end()
+      }
+    })
+  }
+
+  /**
+   * Runs `fault` while the writer waits between two transactions, so no write of the test
+   * itself is caught in the fault (its outcome would be unknown); relays keep working through it.
+   */
+  async withWriterPaused(fault: () => Promise<void>): Promise<void> {
     let reopen = () => {}
     const writerPaused = new Promise<void>((resolve) => {
       this.writerIdle = resolve
@@ -123,20 +149,13 @@ export class ChaosWorld {
       reopen = resolve
     })
     await Promise.race([writerPaused, sleep(5000)])
-    const name = new URL(this.db.url).pathname.slice(1)
-    const admin = new pg.Client({ connectionString: stack.databaseUrl })
-    await admin.connect()
     try {
-      await admin.query(`alter database "${name}" with allow_connections false`)
-      await admin.query('select pg_terminate_backend(pid) from pg_stat_activity where datname = $1', [name])
-      await sleep(ms)
-      await admin.query(`alter database "${name}" with allow_connections true`)
+      await fault()
     } finally {
-      await admin.end()
+      this.gate = null
+      this.writerIdle = null
+      reopen()
     }
-    this.gate = null
-    this.writerIdle = null
-    reopen()
   }
 
   /** Enqueues one event for `key` inside the caller's open transaction. */
@@ -265,6 +284,32 @@ export class ChaosWorld {
 }
 
 /**
+ * Runs one scenario in a world of its own, then checks with an independent consumer that every
+ * row reached Kafka in key order; in exactly-once mode a read_committed reader must see no duplicate.
+ */
+export async function runScenario(
+  name: string,
+  run: (world: ChaosWorld) => Promise<void>,
+  options: { exactlyOnce?: boolean; database?: { url: string; drop(): Promise<void> } } = {},
+): Promise<void> {
+  const world = await ChaosWorld.create(
+    options.exactlyOnce ? { CHAOS_DELIVERY: 'exactly-once' } : {},
+    options.database,
+  )
+  try {
+    await run(world)
+    const result = await world.verify({ reader: options.exactlyOnce ? 'java' : 'kafkajs' })
+    console.log(
+      `# chaos ${name}: ${result.rows} outbox rows, ${result.records} records in Kafka, ${result.duplicates} duplicate(s)`,
+    )
+    if (result.duplicates > 0) console.log(`# duplicates in topic ${world.topic}`)
+    if (options.exactlyOnce) assert.equal(result.duplicates, 0, 'read_committed consumers see every row once')
+  } finally {
+    if (!process.env.CHAOS_KEEP) await world.close()
+  }
+}
+
+/**
  * Reads a topic with Kafka's own Java client in read_committed mode. kafkajs 2.2.4's consumer
  * lets some records of aborted transactions through, so exactly-once is judged by the reference client.
  */
@@ -272,9 +317,11 @@ async function readCommittedWithJava(topic: string) {
   const result = spawnSync(
     'java',
     [
+      // Kafka 3.9's jars log through log4j 1.x, 4.x's through Log4j2: each reads its own flag.
       '-Dlog4j.configuration=file:scripts/stack.d/tools-log4j.properties',
+      '-Dlog4j2.configurationFile=file:scripts/stack.d/tools-log4j2.properties',
       '-cp',
-      '.stack/kafka/libs/*',
+      `${process.env.STACK_DIR ?? '.stack'}/kafka/libs/*`,
       'test/chaos/java/ReadCommitted.java',
       topic,
     ],
