@@ -1,7 +1,10 @@
-// The large drain, run by the real CLI (`postbox relay`) as a child process, as users run it.
-// Progress comes from its /metrics (postbox_published_total), memory from /proc/<pid>/status.
-import { type ChildProcess, spawn } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+// The large drain, run by the real CLI (`postbox relay`) as a child process, as users run it:
+// compiled to JavaScript first (a TypeScript loader would add its own memory to the RSS), with
+// a compiled config file. Progress comes from its /metrics (postbox_published_total), memory
+// from /proc/<pid>/status.
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
+import { readFileSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { processCpuMs, samplePgCpu } from './pg-cpu.js'
 import { fillBacklog, type Scratch, type Stack } from './stack.js'
@@ -57,10 +60,33 @@ export async function measureCliDrain(
   options: { name: string; events: number; batchSize?: number },
 ): Promise<CliDrainResult> {
   const db = await scratch.database(options.name)
-  await fillBacklog(db.url, db.topic, options.events)
+  // Inside the project, so the compiled files resolve its node_modules and its "type": "module".
+  const build = join(root, 'node_modules', '.cache', `postbox-bench-${db.name}`)
+  execFileSync(
+    join(root, 'node_modules', '.bin', 'tsc'),
+    ['-p', 'bench/tsconfig.relay-cli.json', '--outDir', build],
+    {
+      cwd: root,
+      stdio: 'inherit',
+    },
+  )
+  try {
+    await fillBacklog(db.url, db.topic, options.events)
+    return await drainWithCli(stack, db, build, options)
+  } finally {
+    rmSync(build, { recursive: true, force: true })
+  }
+}
+
+async function drainWithCli(
+  stack: Stack,
+  db: { url: string; name: string; topic: string },
+  build: string,
+  options: { name: string; events: number; batchSize?: number },
+): Promise<CliDrainResult> {
   const cpu = await samplePgCpu(stack.databaseUrl, db.name)
   const started = performance.now()
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bin/postbox.ts', 'relay'], {
+  const child = spawn(process.execPath, [join(build, 'bin', 'postbox.js'), 'relay'], {
     cwd: root,
     stdio: ['ignore', 'ignore', 'pipe'],
     env: {
@@ -68,7 +94,7 @@ export async function measureCliDrain(
       DATABASE_URL: db.url,
       KAFKA_BROKERS: stack.brokers.join(','),
       SCHEMA_REGISTRY_URL: stack.registryUrl,
-      POSTBOX_CONFIG: 'bench/cli-config.ts',
+      POSTBOX_CONFIG: join(build, 'bench', 'cli-config.js'),
       LOG_LEVEL: 'warn',
       BENCH_TOPIC: db.topic,
       BENCH_BATCH_SIZE: String(options.batchSize ?? ''),

@@ -19,8 +19,16 @@ const quick = args.includes('--quick')
 const batchArg = args.includes('--batch') ? Number(args[args.indexOf('--batch') + 1]) : undefined
 const batchSize = batchArg !== undefined && batchArg > 0 ? batchArg : undefined
 const sizes = quick
-  ? { drain: 5_000, large: 20_000, latencySeconds: 3, enqueue: 200, many: 20, naive: 200 }
-  : { drain: 100_000, large: 1_000_000, latencySeconds: 20, enqueue: 2_000, many: 200, naive: 2_000 }
+  ? { drain: 5_000, large: 20_000, latencySeconds: 2, warmUpSeconds: 0.5, enqueue: 200, many: 20, naive: 200 }
+  : {
+      drain: 100_000,
+      large: 1_000_000,
+      latencySeconds: 20,
+      warmUpSeconds: 2,
+      enqueue: 2_000,
+      many: 200,
+      naive: 2_000,
+    }
 const output = fileURLToPath(new URL(`results/${quick ? 'quick' : 'latest'}.json`, import.meta.url))
 
 const stack: Stack = {
@@ -74,6 +82,7 @@ async function main() {
       perSecond: 1_000,
       eventsPerTransaction: 1,
       seconds: sizes.latencySeconds,
+      warmUpSeconds: sizes.warmUpSeconds,
       writers: 4,
     })
     step('latency at 10,000 events/s')
@@ -82,6 +91,7 @@ async function main() {
       perSecond: 10_000,
       eventsPerTransaction: 10,
       seconds: sizes.latencySeconds,
+      warmUpSeconds: sizes.warmUpSeconds,
       writers: 4,
     })
 
