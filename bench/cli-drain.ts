@@ -7,7 +7,7 @@ import { readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { processCpuMs, samplePgCpu } from './pg-cpu.js'
-import { fillBacklog, type Scratch, type Stack } from './stack.js'
+import { fillBacklog, oldestWriteTransaction, type Scratch, type Stack } from './stack.js'
 import { type Point, sleep, steadyRate } from './timeline.js'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
@@ -119,7 +119,9 @@ async function drainWithCli(
         timeline.push({ at: now, done })
         movedAt = now
       } else if (now - movedAt > 60_000) {
-        throw new Error(`${options.name}: the relay CLI made no progress for 60 s (at ${done})`)
+        throw new Error(
+          `${options.name}: the relay CLI made no progress for 60 s (at ${done}) ${await oldestWriteTransaction(stack.databaseUrl)}`,
+        )
       }
       if (done >= options.events) break
       await sleep(250)

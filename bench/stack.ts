@@ -102,3 +102,18 @@ export async function fillBacklog(url: string, topic: string, count: number): Pr
   }
   await Promise.all(Array.from({ length: writers }, writer))
 }
+
+/**
+ * The oldest open transaction holding an xid anywhere on the server: while it is open, today's
+ * relay publishes nothing committed after it started, so a stalled measurement names it.
+ */
+export async function oldestWriteTransaction(serverUrl: string): Promise<string> {
+  const [tx] = await adminQuery<{ pid: number; datname: string; state: string; age: number; query: string }>(
+    serverUrl,
+    `select pid, datname, state, extract(epoch from now() - xact_start)::int as age, left(query, 80) as query
+     from pg_stat_activity where backend_xid is not null order by xact_start limit 1`,
+  )
+  return tx === undefined
+    ? ''
+    : `(oldest open write transaction on the server: pid ${tx.pid} in ${tx.datname}, ${tx.state}, ${tx.age} s: ${tx.query})`
+}

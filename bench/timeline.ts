@@ -42,11 +42,12 @@ export function median(values: readonly number[]): number {
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
-/** Resolves when `done()` holds; throws when `progress()` has not moved for `stallMs`. */
+/** Resolves when `done()` holds; throws when `progress()` has not moved for `stallMs`, saying why if `explain` can. */
 export async function waitFor(
   what: string,
   done: () => boolean,
   progress: () => number,
+  explain: () => Promise<string> = async () => '',
   stallMs = 60_000,
 ): Promise<void> {
   let seen = progress()
@@ -58,7 +59,7 @@ export async function waitFor(
       seen = now
       movedAt = performance.now()
     } else if (performance.now() - movedAt > stallMs) {
-      throw new Error(`${what}: no progress for ${stallMs / 1000} s (at ${now})`)
+      throw new Error(`${what}: no progress for ${stallMs / 1000} s (at ${now}) ${await explain()}`)
     }
   }
 }
