@@ -43,11 +43,17 @@ async function publishedSoFar(port: number): Promise<number> {
 function metricsPort(child: ChildProcess): Promise<number> {
   return new Promise((resolve, reject) => {
     let log = ''
-    child.stderr?.on('data', (chunk: Buffer) => {
+    const read = (chunk: Buffer) => {
       log += chunk.toString()
       const match = /on port (\d+)/.exec(log)
-      if (match) resolve(Number(match[1]))
-    })
+      if (match) {
+        child.stderr?.off('data', read)
+        // Keep draining the pipe (warnings would otherwise block the child), without keeping them.
+        child.stderr?.resume()
+        resolve(Number(match[1]))
+      }
+    }
+    child.stderr?.on('data', read)
     child.once('exit', (code) =>
       reject(new Error(`the relay CLI exited (${code}) before serving metrics:\n${log}`)),
     )

@@ -10,7 +10,8 @@ import { waitFor } from './timeline.js'
 /** Reads the first `count` messages of `topic` as the relay published them. */
 export async function readPublished(stack: Stack, topic: string, count: number): Promise<OutgoingMessage[]> {
   const kafka = new Kafka({ clientId: 'postbox-bench', brokers: stack.brokers, logLevel: logLevel.NOTHING })
-  const consumer = kafka.consumer({ groupId: `postbox-bench-${randomBytes(4).toString('hex')}` })
+  const groupId = `postbox-bench-${randomBytes(4).toString('hex')}`
+  const consumer = kafka.consumer({ groupId })
   const messages: OutgoingMessage[] = []
   await consumer.connect()
   try {
@@ -33,6 +34,9 @@ export async function readPublished(stack: Stack, topic: string, count: number):
   } finally {
     await consumer.disconnect()
   }
+  const admin = kafka.admin()
+  await admin.connect()
+  await admin.deleteGroups([groupId]).finally(() => admin.disconnect())
   return messages.slice(0, count)
 }
 

@@ -42,6 +42,12 @@ const count = (n: number) => n.toLocaleString('en-US')
 
 async function main() {
   const environment = await describeEnvironment(stack.databaseUrl)
+  const [load] = environment.machine.loadAverageAtStart
+  if (load !== undefined && load > environment.machine.cpus) {
+    step(
+      `load average ${load} on ${environment.machine.cpus} cores: these figures will not be representative`,
+    )
+  }
   const scratch = createScratch(stack)
   const figures: Figure[] = []
   const add = (key: string, value: number, unit: string, what: string) =>
