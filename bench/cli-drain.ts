@@ -130,7 +130,7 @@ async function drainWithCli(
         )
       }
       if (done >= options.events) break
-      await sleep(250)
+      await sleep(100)
     }
     rssMaxMb = statusMb(pid, 'VmHWM')
     rssEndMb = statusMb(pid, 'VmRSS')
