@@ -120,6 +120,8 @@ async function main() {
       'events/s',
       `same, ${count(sizes.large)} rows, relay CLI`,
     )
+    add('drain_total_s', drain.totalSeconds, 's', 'that drain from relay.start() to the last ack')
+    add('drain_total_s_1m', large.totalSeconds, 's', 'the 1m drain from starting the CLI to the last ack')
     add(
       'raw_producer_events_per_s',
       raw.perSecond,
