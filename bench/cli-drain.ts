@@ -7,8 +7,8 @@ import { readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { processCpuMs, samplePgCpu } from './pg-cpu.js'
-import { fillBacklog, oldestWriteTransaction, type Scratch, type Stack } from './stack.js'
-import { type Point, sleep, steadyRate } from './timeline.js'
+import { explainStall, fillBacklog, type Scratch, type Stack } from './stack.js'
+import { type Point, STALL_MS, sleep, steadyRate } from './timeline.js'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 
@@ -40,22 +40,25 @@ async function publishedSoFar(port: number): Promise<number> {
   return total
 }
 
-function metricsPort(child: ChildProcess): Promise<number> {
+/** Resolves with the port the CLI serves /metrics on; keeps the last lines of its log for errors. */
+function metricsPort(child: ChildProcess, log: string[]): Promise<number> {
   return new Promise((resolve, reject) => {
-    let log = ''
     const read = (chunk: Buffer) => {
-      log += chunk.toString()
-      const match = /on port (\d+)/.exec(log)
-      if (match) {
-        child.stderr?.off('data', read)
-        // Keep draining the pipe (warnings would otherwise block the child), without keeping them.
-        child.stderr?.resume()
-        resolve(Number(match[1]))
-      }
+      log.push(
+        ...chunk
+          .toString()
+          .split('\n')
+          .filter((line) => line !== ''),
+      )
+      log.splice(0, Math.max(0, log.length - 20))
+      const match = /on port (\d+)/.exec(log.join('\n'))
+      if (match) resolve(Number(match[1]))
     }
+    // Its JSON log goes to stdout, the CLI's own lines to stderr: both are read, or a full pipe would block it.
+    child.stdout?.on('data', read)
     child.stderr?.on('data', read)
     child.once('exit', (code) =>
-      reject(new Error(`the relay CLI exited (${code}) before serving metrics:\n${log}`)),
+      reject(new Error(`the relay CLI exited (${code}) before serving metrics:\n${log.join('\n')}`)),
     )
   })
 }
@@ -94,7 +97,7 @@ async function drainWithCli(
   const started = performance.now()
   const child = spawn(process.execPath, [join(build, 'bin', 'postbox.js'), 'relay'], {
     cwd: root,
-    stdio: ['ignore', 'ignore', 'pipe'],
+    stdio: ['ignore', 'pipe', 'pipe'],
     env: {
       ...process.env,
       DATABASE_URL: db.url,
@@ -108,6 +111,7 @@ async function drainWithCli(
   })
   const exited = new Promise<number | null>((resolve) => child.once('exit', resolve))
   const pid = child.pid as number
+  const log: string[] = []
   const timeline: Point[] = []
   let rssFirstAckMb = Number.NaN
   let rssMaxMb = Number.NaN
@@ -115,7 +119,7 @@ async function drainWithCli(
   let relayCpuMs = 0
   let pgCpu: Awaited<ReturnType<typeof cpu.stop>>
   try {
-    const port = await metricsPort(child)
+    const port = await metricsPort(child, log)
     let movedAt = performance.now()
     for (;;) {
       const done = await publishedSoFar(port)
@@ -124,9 +128,9 @@ async function drainWithCli(
         if (timeline.length === 0) rssFirstAckMb = statusMb(pid, 'VmRSS')
         timeline.push({ at: now, done })
         movedAt = now
-      } else if (now - movedAt > 60_000) {
+      } else if (now - movedAt > STALL_MS) {
         throw new Error(
-          `${options.name}: the relay CLI made no progress for 60 s (at ${done}) ${await oldestWriteTransaction(stack.databaseUrl)}`,
+          `${options.name}: the relay CLI made no progress for ${STALL_MS / 1000} s (at ${done})\n${await explainStall(stack.databaseUrl, db.name)}\nits log:\n${log.join('\n')}`,
         )
       }
       if (done >= options.events) break

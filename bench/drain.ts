@@ -2,7 +2,7 @@
 import { orderEvent } from './events.js'
 import { type PgCpu, samplePgCpu } from './pg-cpu.js'
 import { Relay, resolveConfig } from './relay-api.js'
-import { fillBacklog, oldestWriteTransaction, type Scratch, type Stack } from './stack.js'
+import { explainStall, fillBacklog, type Scratch, type Stack } from './stack.js'
 import { type Point, steadyRate, waitFor } from './timeline.js'
 
 export interface DrainResult {
@@ -53,7 +53,7 @@ export async function measureDrain(
       `${options.name} drain`,
       () => done >= options.events,
       () => done,
-      () => oldestWriteTransaction(stack.databaseUrl),
+      () => explainStall(stack.databaseUrl, db.name),
     )
   } finally {
     pg = await cpu.stop()

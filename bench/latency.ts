@@ -7,7 +7,7 @@
 import pg from 'pg'
 import { type OrderRow, orderEvent, orderRow } from './events.js'
 import { createOutbox, Relay, resolveConfig } from './relay-api.js'
-import { oldestWriteTransaction, type Scratch, type Stack } from './stack.js'
+import { explainStall, type Scratch, type Stack } from './stack.js'
 import { percentile, sleep, waitFor } from './timeline.js'
 
 export interface LatencyResult {
@@ -107,7 +107,7 @@ export async function measureLatency(
       'latency warm-up',
       () => ackedAt.size >= nextId,
       () => ackedAt.size,
-      () => oldestWriteTransaction(stack.databaseUrl),
+      () => explainStall(stack.databaseUrl, db.name),
     )
     const window = { id: 0 }
     measuring = true
@@ -116,7 +116,7 @@ export async function measureLatency(
       'latency drain',
       () => ackedAt.size >= nextId,
       () => ackedAt.size,
-      () => oldestWriteTransaction(stack.databaseUrl),
+      () => explainStall(stack.databaseUrl, db.name),
     )
     measuring = false
     const latencies: number[] = []

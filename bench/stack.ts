@@ -104,16 +104,27 @@ export async function fillBacklog(url: string, topic: string, count: number): Pr
 }
 
 /**
- * The oldest open transaction holding an xid anywhere on the server: while it is open, today's
- * relay publishes nothing committed after it started, so a stalled measurement names it.
+ * Why a measurement may be stuck: the oldest open transaction holding an xid anywhere on the
+ * server (while it is open, today's relay publishes nothing committed after it started) and
+ * what the backends of the measurement's database are doing.
  */
-export async function oldestWriteTransaction(serverUrl: string): Promise<string> {
+export async function explainStall(serverUrl: string, database: string): Promise<string> {
   const [tx] = await adminQuery<{ pid: number; datname: string; state: string; age: number; query: string }>(
     serverUrl,
     `select pid, datname, state, extract(epoch from now() - xact_start)::int as age, left(query, 80) as query
      from pg_stat_activity where backend_xid is not null order by xact_start limit 1`,
   )
-  return tx === undefined
-    ? ''
-    : `(oldest open write transaction on the server: pid ${tx.pid} in ${tx.datname}, ${tx.state}, ${tx.age} s: ${tx.query})`
+  const active = await adminQuery<{ pid: number; state: string; age: number; query: string }>(
+    serverUrl,
+    `select pid, state, extract(epoch from now() - query_start)::int as age, left(query, 80) as query
+     from pg_stat_activity where datname = $1 and state <> 'idle'`,
+    [database],
+  )
+  const lines = active.map((a) => `  pid ${a.pid} ${a.state} for ${a.age} s: ${a.query.replace(/\s+/g, ' ')}`)
+  return [
+    tx === undefined
+      ? 'no write transaction is open on the server'
+      : `oldest open write transaction on the server: pid ${tx.pid} in ${tx.datname}, ${tx.state}, ${tx.age} s: ${tx.query}`,
+    `busy backends of ${database}: ${lines.length === 0 ? 'none' : `\n${lines.join('\n')}`}`,
+  ].join('\n')
 }

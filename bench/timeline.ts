@@ -42,13 +42,16 @@ export function median(values: readonly number[]): number {
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
+/** A measurement that makes no progress for this long has failed (a first claim on a large, unanalysed backlog can take a while on a busy machine). */
+export const STALL_MS = 180_000
+
 /** Resolves when `done()` holds; throws when `progress()` has not moved for `stallMs`, saying why if `explain` can. */
 export async function waitFor(
   what: string,
   done: () => boolean,
   progress: () => number,
   explain: () => Promise<string> = async () => '',
-  stallMs = 60_000,
+  stallMs = STALL_MS,
 ): Promise<void> {
   let seen = progress()
   let movedAt = performance.now()
@@ -59,7 +62,7 @@ export async function waitFor(
       seen = now
       movedAt = performance.now()
     } else if (performance.now() - movedAt > stallMs) {
-      throw new Error(`${what}: no progress for ${stallMs / 1000} s (at ${now}) ${await explain()}`)
+      throw new Error(`${what}: no progress for ${stallMs / 1000} s (at ${now})\n${await explain()}`)
     }
   }
 }
