@@ -12,7 +12,7 @@ import { measureLatency } from './latency.js'
 import { measureNaivePoller } from './naive-poller.js'
 import { measureRawProducer, readPublished } from './raw-producer.js'
 import { type Figure, printTable, writeResults } from './report.js'
-import { createScratch, type Stack } from './stack.js'
+import { createScratch, type Scratch, type Stack } from './stack.js'
 
 const args = process.argv.slice(2)
 const quick = args.includes('--quick')
@@ -40,6 +40,218 @@ const stack: Stack = {
 const step = (what: string) => process.stderr.write(`${new Date().toISOString()} ${what}\n`)
 const count = (n: number) => n.toLocaleString('en-US')
 
+/** Runs every measurement in turn, adding its figures as it finishes. */
+async function measureAll(scratch: Scratch, add: (figure: Figure) => void): Promise<Record<string, unknown>> {
+  const n = count(sizes.drain)
+  step(`drain of ${n} committed rows, at-least-once`)
+  const drain = await measureDrain(stack, scratch, {
+    name: 'drain',
+    events: sizes.drain,
+    batchSize,
+    delivery: 'at-least-once',
+  })
+  add({
+    key: 'drain_events_per_s',
+    value: drain.steadyPerSecond,
+    unit: 'events/s',
+    what: `steady drain of ${n} committed rows (middle 80%)`,
+  })
+  add({
+    key: 'drain_total_s',
+    value: drain.totalSeconds,
+    unit: 's',
+    what: 'that drain from relay.start() to the last ack',
+  })
+  add({
+    key: 'pg_cpu_ms_per_1k_events',
+    value: drain.pgCpuMsPer1k,
+    unit: 'ms',
+    what: `relay's Postgres backends, ${n}-row drain`,
+  })
+  add({
+    key: 'pg_autovacuum_cpu_ms_per_1k_events',
+    value: drain.pgAutovacuumMsPer1k,
+    unit: 'ms',
+    what: 'autovacuum on its database, same',
+  })
+
+  step('raw producer on the messages the relay published')
+  const raw = await measureRawProducer(
+    stack,
+    await readPublished(stack, drain.topic, sizes.drain),
+    drain.batchSize,
+  )
+  add({
+    key: 'raw_producer_events_per_s',
+    value: raw.perSecond,
+    unit: 'events/s',
+    what: `kafkajs, the relay's producer, same ${n} messages`,
+  })
+  add({
+    key: 'drain_vs_raw_ratio',
+    value: drain.steadyPerSecond / raw.perSecond,
+    unit: '×',
+    what: 'drain_events_per_s / raw producer',
+  })
+
+  step(`drain of ${n} committed rows, exactly-once`)
+  const eos = await measureDrain(stack, scratch, {
+    name: 'eos',
+    events: sizes.drain,
+    batchSize,
+    delivery: 'exactly-once',
+  })
+  add({
+    key: 'drain_eos_events_per_s',
+    value: eos.steadyPerSecond,
+    unit: 'events/s',
+    what: `steady drain of ${n} rows, exactly-once`,
+  })
+  add({
+    key: 'eos_vs_drain_ratio',
+    value: eos.steadyPerSecond / drain.steadyPerSecond,
+    unit: '×',
+    what: 'exactly-once / at-least-once',
+  })
+
+  const latencyRun = { seconds: sizes.latencySeconds, warmUpSeconds: sizes.warmUpSeconds, writers: 4 }
+  step('latency at 1,000 events/s')
+  const at1k = await measureLatency(stack, scratch, {
+    name: 'latency1k',
+    perSecond: 1_000,
+    eventsPerTransaction: 1,
+    ...latencyRun,
+  })
+  add({
+    key: 'latency_p50_ms_at_1k',
+    value: at1k.p50Ms,
+    unit: 'ms',
+    what: 'commit → ack, 1 event per transaction, LISTEN on',
+  })
+  add({
+    key: 'latency_p99_ms_at_1k',
+    value: at1k.p99Ms,
+    unit: 'ms',
+    what: `achieved ${Math.round(at1k.achievedPerSecond)} events/s`,
+  })
+  add({
+    key: 'latency_relay_reported_p99_ms_at_1k',
+    value: at1k.relayReportedP99Ms,
+    unit: 'ms',
+    what: "relay's hook: ack − row created_at",
+  })
+  step('latency at 10,000 events/s')
+  const at10k = await measureLatency(stack, scratch, {
+    name: 'latency10k',
+    perSecond: 10_000,
+    eventsPerTransaction: 10,
+    ...latencyRun,
+  })
+  add({
+    key: 'latency_p50_ms_at_10k',
+    value: at10k.p50Ms,
+    unit: 'ms',
+    what: 'commit → ack, 10 events per transaction',
+  })
+  add({
+    key: 'latency_p99_ms_at_10k',
+    value: at10k.p99Ms,
+    unit: 'ms',
+    what: `achieved ${Math.round(at10k.achievedPerSecond)} events/s`,
+  })
+
+  step('enqueue cost')
+  const enqueue = await measureEnqueueCost(scratch, { iterations: sizes.enqueue, manyIterations: sizes.many })
+  const iterations = `median of ${count(enqueue.iterations)}`
+  add({
+    key: 'enqueue_overhead_ratio',
+    value: enqueue.ratio,
+    unit: '×',
+    what: 'BEGIN + domain insert + enqueue + COMMIT vs without',
+  })
+  add({
+    key: 'enqueue_overhead_ratio_no_notify',
+    value: enqueue.ratioNoNotify,
+    unit: '×',
+    what: 'same, createOutbox({ notify: false })',
+  })
+  add({ key: 'transaction_without_enqueue_ms', value: enqueue.withoutMs, unit: 'ms', what: iterations })
+  add({ key: 'transaction_with_enqueue_ms', value: enqueue.withEnqueueMs, unit: 'ms', what: iterations })
+  add({
+    key: 'enqueue_many_100_ms',
+    value: enqueue.enqueueMany100Ms,
+    unit: 'ms',
+    what: 'BEGIN + enqueueMany(100 rows) + COMMIT, median',
+  })
+
+  const large = count(sizes.large)
+  step(`drain of ${large} committed rows by the relay CLI`)
+  const cli = await measureCliDrain(stack, scratch, { name: 'large', events: sizes.large, batchSize })
+  add({
+    key: 'drain_events_per_s_1m',
+    value: cli.steadyPerSecond,
+    unit: 'events/s',
+    what: `steady drain of ${large} rows, relay CLI`,
+  })
+  add({
+    key: 'drain_total_s_1m',
+    value: cli.totalSeconds,
+    unit: 's',
+    what: 'that drain from starting the CLI to the last ack',
+  })
+  add({
+    key: 'pg_cpu_ms_per_1k_events_1m',
+    value: cli.pgCpuMsPer1k,
+    unit: 'ms',
+    what: `relay's Postgres backends, ${large}-row drain`,
+  })
+  add({
+    key: 'relay_cpu_ms_per_1k_events_1m',
+    value: cli.relayCpuMsPer1k,
+    unit: 'ms',
+    what: 'relay CLI process, same drain',
+  })
+  add({
+    key: 'rss_max_mb',
+    value: cli.rssMaxMb,
+    unit: 'MB',
+    what: 'relay CLI peak RSS (VmHWM) over that drain',
+  })
+  add({
+    key: 'rss_first_ack_mb',
+    value: cli.rssFirstAckMb,
+    unit: 'MB',
+    what: 'its RSS at the first acknowledgement',
+  })
+  add({ key: 'rss_end_mb', value: cli.rssEndMb, unit: 'MB', what: 'its RSS at the last' })
+
+  step('naive poller')
+  const naive = await measureNaivePoller(stack, scratch, { events: sizes.naive })
+  add({
+    key: 'naive_poller_events_per_s',
+    value: naive.perSecond,
+    unit: 'events/s',
+    what: 'one row per round trip: select, send, await, update',
+  })
+
+  return {
+    batch_size: drain.batchSize,
+    event_bytes_avg: Math.round(raw.averageValueBytes),
+    keys: KEYS,
+    partitions: drain.partitions,
+    listen: true,
+    counts: {
+      drain: sizes.drain,
+      drain_1m: sizes.large,
+      latency_seconds: sizes.latencySeconds,
+      enqueue_iterations: sizes.enqueue,
+      enqueue_many_iterations: sizes.many,
+      naive: sizes.naive,
+    },
+    quick,
+  }
+}
+
 async function main() {
   const environment = await describeEnvironment(stack.databaseUrl)
   const [load] = environment.machine.loadAverageAtStart
@@ -50,161 +262,13 @@ async function main() {
   }
   const scratch = createScratch(stack)
   const figures: Figure[] = []
-  const add = (key: string, value: number, unit: string, what: string) =>
-    figures.push({ key, value, unit, what })
-  let settings: Record<string, unknown> = {}
+  let settings: Record<string, unknown>
   try {
-    step('enqueue cost')
-    const enqueue = await measureEnqueueCost(scratch, {
-      iterations: sizes.enqueue,
-      manyIterations: sizes.many,
-    })
-
-    step(`drain of ${count(sizes.drain)} committed rows, at-least-once`)
-    const drain = await measureDrain(stack, scratch, {
-      name: 'drain',
-      events: sizes.drain,
-      batchSize,
-      delivery: 'at-least-once',
-    })
-    step('raw producer on the messages the relay published')
-    const raw = await measureRawProducer(
-      stack,
-      await readPublished(stack, drain.topic, sizes.drain),
-      drain.batchSize,
-    )
-
-    step(`drain of ${count(sizes.drain)} committed rows, exactly-once`)
-    const eos = await measureDrain(stack, scratch, {
-      name: 'eos',
-      events: sizes.drain,
-      batchSize,
-      delivery: 'exactly-once',
-    })
-
-    step('latency at 1,000 events/s')
-    const at1k = await measureLatency(stack, scratch, {
-      name: 'latency1k',
-      perSecond: 1_000,
-      eventsPerTransaction: 1,
-      seconds: sizes.latencySeconds,
-      warmUpSeconds: sizes.warmUpSeconds,
-      writers: 4,
-    })
-    step('latency at 10,000 events/s')
-    const at10k = await measureLatency(stack, scratch, {
-      name: 'latency10k',
-      perSecond: 10_000,
-      eventsPerTransaction: 10,
-      seconds: sizes.latencySeconds,
-      warmUpSeconds: sizes.warmUpSeconds,
-      writers: 4,
-    })
-
-    step(`drain of ${count(sizes.large)} committed rows by the relay CLI`)
-    const large = await measureCliDrain(stack, scratch, { name: 'large', events: sizes.large, batchSize })
-
-    step('naive poller')
-    const naive = await measureNaivePoller(stack, scratch, { events: sizes.naive })
-
-    const n = count(sizes.drain)
-    add(
-      'drain_events_per_s',
-      drain.steadyPerSecond,
-      'events/s',
-      `steady drain of ${n} committed rows (middle 80%)`,
-    )
-    add(
-      'drain_events_per_s_1m',
-      large.steadyPerSecond,
-      'events/s',
-      `same, ${count(sizes.large)} rows, relay CLI`,
-    )
-    add('drain_total_s', drain.totalSeconds, 's', 'that drain from relay.start() to the last ack')
-    add('drain_total_s_1m', large.totalSeconds, 's', 'the 1m drain from starting the CLI to the last ack')
-    add(
-      'raw_producer_events_per_s',
-      raw.perSecond,
-      'events/s',
-      `kafkajs, the relay's producer, same ${n} messages`,
-    )
-    add('drain_vs_raw_ratio', drain.steadyPerSecond / raw.perSecond, '×', 'drain_events_per_s / raw producer')
-    add('drain_eos_events_per_s', eos.steadyPerSecond, 'events/s', `steady drain of ${n} rows, exactly-once`)
-    add(
-      'eos_vs_drain_ratio',
-      eos.steadyPerSecond / drain.steadyPerSecond,
-      '×',
-      'exactly-once / at-least-once',
-    )
-    add('latency_p50_ms_at_1k', at1k.p50Ms, 'ms', 'commit → ack, 1 event per transaction, LISTEN on')
-    add('latency_p99_ms_at_1k', at1k.p99Ms, 'ms', `achieved ${Math.round(at1k.achievedPerSecond)} events/s`)
-    add('latency_p50_ms_at_10k', at10k.p50Ms, 'ms', 'commit → ack, 10 events per transaction')
-    add(
-      'latency_p99_ms_at_10k',
-      at10k.p99Ms,
-      'ms',
-      `achieved ${Math.round(at10k.achievedPerSecond)} events/s`,
-    )
-    add(
-      'latency_relay_reported_p99_ms_at_1k',
-      at1k.relayReportedP99Ms,
-      'ms',
-      "relay's hook: ack − row created_at",
-    )
-    add('enqueue_overhead_ratio', enqueue.ratio, '×', 'BEGIN + domain insert + enqueue + COMMIT vs without')
-    add(
-      'enqueue_overhead_ratio_no_notify',
-      enqueue.ratioNoNotify,
-      '×',
-      'same, createOutbox({ notify: false })',
-    )
-    add('transaction_without_enqueue_ms', enqueue.withoutMs, 'ms', `median of ${count(enqueue.iterations)}`)
-    add('transaction_with_enqueue_ms', enqueue.withEnqueueMs, 'ms', `median of ${count(enqueue.iterations)}`)
-    add(
-      'enqueue_many_100_ms',
-      enqueue.enqueueMany100Ms,
-      'ms',
-      'BEGIN + enqueueMany(100 rows) + COMMIT, median',
-    )
-    add('pg_cpu_ms_per_1k_events', drain.pgCpuMsPer1k, 'ms', `relay's Postgres backends, ${n}-row drain`)
-    add(
-      'pg_autovacuum_cpu_ms_per_1k_events',
-      drain.pgAutovacuumMsPer1k,
-      'ms',
-      'autovacuum on its database, same',
-    )
-    add(
-      'pg_cpu_ms_per_1k_events_1m',
-      large.pgCpuMsPer1k,
-      'ms',
-      `relay's Postgres backends, ${count(sizes.large)}-row drain`,
-    )
-    add('relay_cpu_ms_per_1k_events_1m', large.relayCpuMsPer1k, 'ms', 'relay CLI process, same drain')
-    add('rss_max_mb', large.rssMaxMb, 'MB', 'relay CLI peak RSS (VmHWM) over that drain')
-    add('rss_first_ack_mb', large.rssFirstAckMb, 'MB', 'its RSS at the first acknowledgement')
-    add('rss_end_mb', large.rssEndMb, 'MB', 'its RSS at the last')
-    add(
-      'naive_poller_events_per_s',
-      naive.perSecond,
-      'events/s',
-      'one row per round trip: select, send, await, update',
-    )
-    settings = {
-      batch_size: drain.batchSize,
-      event_bytes_avg: Math.round(raw.averageValueBytes),
-      keys: KEYS,
-      partitions: drain.partitions,
-      listen: true,
-      counts: {
-        drain: sizes.drain,
-        drain_1m: sizes.large,
-        latency_seconds: sizes.latencySeconds,
-        enqueue_iterations: sizes.enqueue,
-        enqueue_many_iterations: sizes.many,
-        naive: sizes.naive,
-      },
-      quick,
-    }
+    settings = await measureAll(scratch, (figure) => figures.push(figure))
+  } catch (error) {
+    // What was measured before the failure is still worth seeing; no file is written.
+    if (figures.length > 0) printTable(figures)
+    throw error
   } finally {
     step('dropping the run databases and topics')
     await scratch.cleanUp()
