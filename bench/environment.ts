@@ -24,7 +24,10 @@ export async function describeEnvironment(databaseUrl: string) {
       cpuModel: cpus()[0]?.model ?? 'unknown',
       memoryGb: Math.round((totalmem() / 1024 ** 3) * 10) / 10,
       os: `${type()} ${release()}`,
-      loadAverageAtStart: loadavg().map((l) => Math.round(l * 100) / 100),
+      // An object, not an array: the formatter keeps the written JSON as it is.
+      loadAverageAtStart: Object.fromEntries(
+        ['1m', '5m', '15m'].map((window, i) => [window, Math.round((loadavg()[i] ?? 0) * 100) / 100]),
+      ),
     },
     versions: {
       node: process.version,

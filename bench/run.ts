@@ -254,7 +254,7 @@ async function measureAll(scratch: Scratch, add: (figure: Figure) => void): Prom
 
 async function main() {
   const environment = await describeEnvironment(stack.databaseUrl)
-  const [load] = environment.machine.loadAverageAtStart
+  const load = environment.machine.loadAverageAtStart['1m']
   if (load !== undefined && load > environment.machine.cpus) {
     step(
       `load average ${load} on ${environment.machine.cpus} cores: these figures will not be representative`,
