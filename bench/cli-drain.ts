@@ -1,0 +1,161 @@
+// The large drain, run by the real CLI (`postbox relay`) as a child process, as users run it:
+// compiled to JavaScript first (a TypeScript loader would add its own memory to the RSS), with
+// a compiled config file. Progress comes from its /metrics (postbox_published_total), memory
+// from /proc/<pid>/status.
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
+import { readFileSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { processCpuMs, samplePgCpu } from './pg-cpu.js'
+import { explainStall, fillBacklog, type Scratch, type Stack } from './stack.js'
+import { type Point, STALL_MS, sleep, steadyRate } from './timeline.js'
+
+const root = fileURLToPath(new URL('..', import.meta.url))
+
+export interface CliDrainResult {
+  events: number
+  steadyPerSecond: number
+  totalSeconds: number
+  /** VmHWM of the relay process: its peak resident memory. */
+  rssMaxMb: number
+  /** Resident memory at the first acknowledgement and at the end, to show whether it grows. */
+  rssFirstAckMb: number
+  rssEndMb: number
+  relayCpuMsPer1k: number
+  pgCpuMsPer1k: number
+  pgAutovacuumMsPer1k: number
+}
+
+function statusMb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+  const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+  return match ? Number(match[1]) / 1024 : Number.NaN
+}
+
+async function publishedSoFar(port: number): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
+  let total = 0
+  for (const line of text.split('\n')) {
+    if (line.startsWith('postbox_published_total')) total += Number(line.slice(line.lastIndexOf(' ') + 1))
+  }
+  return total
+}
+
+/** Resolves with the port the CLI serves /metrics on; keeps the last lines of its log for errors. */
+function metricsPort(child: ChildProcess, log: string[]): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const read = (chunk: Buffer) => {
+      log.push(
+        ...chunk
+          .toString()
+          .split('\n')
+          .filter((line) => line !== ''),
+      )
+      log.splice(0, Math.max(0, log.length - 20))
+      const match = /on port (\d+)/.exec(log.join('\n'))
+      if (match) resolve(Number(match[1]))
+    }
+    // Its JSON log goes to stdout, the CLI's own lines to stderr: both are read, or a full pipe would block it.
+    child.stdout?.on('data', read)
+    child.stderr?.on('data', read)
+    child.once('exit', (code) =>
+      reject(new Error(`the relay CLI exited (${code}) before serving metrics:\n${log.join('\n')}`)),
+    )
+  })
+}
+
+export async function measureCliDrain(
+  stack: Stack,
+  scratch: Scratch,
+  options: { name: string; events: number; batchSize?: number },
+): Promise<CliDrainResult> {
+  const db = await scratch.database(options.name)
+  // Inside the project, so the compiled files resolve its node_modules and its "type": "module".
+  const build = join(root, 'node_modules', '.cache', `postbox-bench-${db.name}`)
+  execFileSync(
+    join(root, 'node_modules', '.bin', 'tsc'),
+    ['-p', 'bench/tsconfig.relay-cli.json', '--outDir', build],
+    {
+      cwd: root,
+      stdio: 'inherit',
+    },
+  )
+  try {
+    await fillBacklog(db.url, db.topic, options.events)
+    return await drainWithCli(stack, db, build, options)
+  } finally {
+    rmSync(build, { recursive: true, force: true })
+  }
+}
+
+async function drainWithCli(
+  stack: Stack,
+  db: { url: string; name: string; topic: string },
+  build: string,
+  options: { name: string; events: number; batchSize?: number },
+): Promise<CliDrainResult> {
+  const cpu = await samplePgCpu(stack.databaseUrl, db.name)
+  const started = performance.now()
+  const child = spawn(process.execPath, [join(build, 'bin', 'postbox.js'), 'relay'], {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: {
+      ...process.env,
+      DATABASE_URL: db.url,
+      KAFKA_BROKERS: stack.brokers.join(','),
+      SCHEMA_REGISTRY_URL: stack.registryUrl,
+      POSTBOX_CONFIG: join(build, 'bench', 'cli-config.js'),
+      LOG_LEVEL: 'warn',
+      BENCH_TOPIC: db.topic,
+      BENCH_BATCH_SIZE: String(options.batchSize ?? ''),
+    },
+  })
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve))
+  const pid = child.pid as number
+  const log: string[] = []
+  const timeline: Point[] = []
+  let rssFirstAckMb = Number.NaN
+  let rssMaxMb = Number.NaN
+  let rssEndMb = Number.NaN
+  let relayCpuMs = 0
+  let pgCpu: Awaited<ReturnType<typeof cpu.stop>>
+  try {
+    const port = await metricsPort(child, log)
+    let movedAt = performance.now()
+    for (;;) {
+      const done = await publishedSoFar(port)
+      const now = performance.now()
+      if (done !== (timeline.at(-1)?.done ?? 0)) {
+        if (timeline.length === 0) rssFirstAckMb = statusMb(pid, 'VmRSS')
+        timeline.push({ at: now, done })
+        movedAt = now
+      } else if (now - movedAt > STALL_MS) {
+        throw new Error(
+          `${options.name}: the relay CLI made no progress for ${STALL_MS / 1000} s (at ${done})\n${await explainStall(stack.databaseUrl, db.name)}\nits log:\n${log.join('\n')}`,
+        )
+      }
+      if (done >= options.events) break
+      await sleep(100)
+    }
+    rssMaxMb = statusMb(pid, 'VmHWM')
+    rssEndMb = statusMb(pid, 'VmRSS')
+    relayCpuMs = processCpuMs(pid) ?? Number.NaN
+  } finally {
+    pgCpu = await cpu.stop()
+    child.kill('SIGTERM')
+    const timeout = setTimeout(() => child.kill('SIGKILL'), 30_000)
+    await exited
+    clearTimeout(timeout)
+  }
+  const perThousand = options.events / 1000
+  return {
+    events: options.events,
+    steadyPerSecond: steadyRate(timeline, options.events),
+    totalSeconds: ((timeline.at(-1)?.at ?? started) - started) / 1000,
+    rssMaxMb,
+    rssFirstAckMb,
+    rssEndMb,
+    relayCpuMsPer1k: relayCpuMs / perThousand,
+    pgCpuMsPer1k: pgCpu.relayMs / perThousand,
+    pgAutovacuumMsPer1k: pgCpu.autovacuumMs / perThousand,
+  }
+}

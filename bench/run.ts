@@ -1,0 +1,281 @@
+// Postbox benchmark suite: one run, one table, one JSON file.
+//   npm run bench                    full run → bench/results/latest.json (takes many minutes)
+//   npm run bench -- --quick         smoke with small counts, same code paths → bench/results/quick.json
+//   npm run bench -- --batch 5000    relay batch size (default: the relay's own default)
+import { fileURLToPath } from 'node:url'
+import { measureCliDrain } from './cli-drain.js'
+import { measureDrain } from './drain.js'
+import { measureEnqueueCost } from './enqueue-cost.js'
+import { describeEnvironment } from './environment.js'
+import { KEYS } from './events.js'
+import { measureLatency } from './latency.js'
+import { measureNaivePoller } from './naive-poller.js'
+import { measureRawProducer, readPublished } from './raw-producer.js'
+import { type Figure, printTable, writeResults } from './report.js'
+import { createScratch, type Scratch, type Stack } from './stack.js'
+
+const args = process.argv.slice(2)
+const quick = args.includes('--quick')
+const batchArg = args.includes('--batch') ? Number(args[args.indexOf('--batch') + 1]) : undefined
+const batchSize = batchArg !== undefined && batchArg > 0 ? batchArg : undefined
+const sizes = quick
+  ? { drain: 5_000, large: 20_000, latencySeconds: 2, warmUpSeconds: 0.5, enqueue: 200, many: 20, naive: 200 }
+  : {
+      drain: 100_000,
+      large: 1_000_000,
+      latencySeconds: 20,
+      warmUpSeconds: 2,
+      enqueue: 2_000,
+      many: 200,
+      naive: 2_000,
+    }
+const output = fileURLToPath(new URL(`results/${quick ? 'quick' : 'latest'}.json`, import.meta.url))
+
+const stack: Stack = {
+  databaseUrl: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
+  brokers: (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(','),
+  registryUrl: process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/ccompat/v7',
+}
+
+const step = (what: string) => process.stderr.write(`${new Date().toISOString()} ${what}\n`)
+const count = (n: number) => n.toLocaleString('en-US')
+
+/** Runs every measurement in turn, adding its figures as it finishes. */
+async function measureAll(scratch: Scratch, add: (figure: Figure) => void): Promise<Record<string, unknown>> {
+  const n = count(sizes.drain)
+  step(`drain of ${n} committed rows, at-least-once`)
+  const drain = await measureDrain(stack, scratch, {
+    name: 'drain',
+    events: sizes.drain,
+    batchSize,
+    delivery: 'at-least-once',
+  })
+  add({
+    key: 'drain_events_per_s',
+    value: drain.steadyPerSecond,
+    unit: 'events/s',
+    what: `steady drain of ${n} committed rows (middle 80%)`,
+  })
+  add({
+    key: 'drain_total_s',
+    value: drain.totalSeconds,
+    unit: 's',
+    what: 'that drain from relay.start() to the last ack',
+  })
+  add({
+    key: 'pg_cpu_ms_per_1k_events',
+    value: drain.pgCpuMsPer1k,
+    unit: 'ms',
+    what: `relay's Postgres backends, ${n}-row drain`,
+  })
+  add({
+    key: 'pg_autovacuum_cpu_ms_per_1k_events',
+    value: drain.pgAutovacuumMsPer1k,
+    unit: 'ms',
+    what: 'autovacuum on its database, same',
+  })
+
+  step('raw producer on the messages the relay published')
+  const raw = await measureRawProducer(
+    stack,
+    await readPublished(stack, drain.topic, sizes.drain),
+    drain.batchSize,
+  )
+  add({
+    key: 'raw_producer_events_per_s',
+    value: raw.perSecond,
+    unit: 'events/s',
+    what: `kafkajs, the relay's producer, same ${n} messages`,
+  })
+  add({
+    key: 'drain_vs_raw_ratio',
+    value: drain.steadyPerSecond / raw.perSecond,
+    unit: '×',
+    what: 'drain_events_per_s / raw producer',
+  })
+
+  step(`drain of ${n} committed rows, exactly-once`)
+  const eos = await measureDrain(stack, scratch, {
+    name: 'eos',
+    events: sizes.drain,
+    batchSize,
+    delivery: 'exactly-once',
+  })
+  add({
+    key: 'drain_eos_events_per_s',
+    value: eos.steadyPerSecond,
+    unit: 'events/s',
+    what: `steady drain of ${n} rows, exactly-once`,
+  })
+  add({
+    key: 'eos_vs_drain_ratio',
+    value: eos.steadyPerSecond / drain.steadyPerSecond,
+    unit: '×',
+    what: 'exactly-once / at-least-once',
+  })
+
+  const latencyRun = { seconds: sizes.latencySeconds, warmUpSeconds: sizes.warmUpSeconds, writers: 4 }
+  step('latency at 1,000 events/s')
+  const at1k = await measureLatency(stack, scratch, {
+    name: 'latency1k',
+    perSecond: 1_000,
+    eventsPerTransaction: 1,
+    ...latencyRun,
+  })
+  add({
+    key: 'latency_p50_ms_at_1k',
+    value: at1k.p50Ms,
+    unit: 'ms',
+    what: 'commit → ack, 1 event per transaction, LISTEN on',
+  })
+  add({
+    key: 'latency_p99_ms_at_1k',
+    value: at1k.p99Ms,
+    unit: 'ms',
+    what: `achieved ${Math.round(at1k.achievedPerSecond)} events/s`,
+  })
+  add({
+    key: 'latency_relay_reported_p99_ms_at_1k',
+    value: at1k.relayReportedP99Ms,
+    unit: 'ms',
+    what: "relay's hook: ack − row created_at",
+  })
+  step('latency at 10,000 events/s')
+  const at10k = await measureLatency(stack, scratch, {
+    name: 'latency10k',
+    perSecond: 10_000,
+    eventsPerTransaction: 10,
+    ...latencyRun,
+  })
+  add({
+    key: 'latency_p50_ms_at_10k',
+    value: at10k.p50Ms,
+    unit: 'ms',
+    what: 'commit → ack, 10 events per transaction',
+  })
+  add({
+    key: 'latency_p99_ms_at_10k',
+    value: at10k.p99Ms,
+    unit: 'ms',
+    what: `achieved ${Math.round(at10k.achievedPerSecond)} events/s`,
+  })
+
+  step('enqueue cost')
+  const enqueue = await measureEnqueueCost(scratch, { iterations: sizes.enqueue, manyIterations: sizes.many })
+  const iterations = `median of ${count(enqueue.iterations)}`
+  add({
+    key: 'enqueue_overhead_ratio',
+    value: enqueue.ratio,
+    unit: '×',
+    what: 'BEGIN + domain insert + enqueue + COMMIT vs without',
+  })
+  add({
+    key: 'enqueue_overhead_ratio_no_notify',
+    value: enqueue.ratioNoNotify,
+    unit: '×',
+    what: 'same, createOutbox({ notify: false })',
+  })
+  add({ key: 'transaction_without_enqueue_ms', value: enqueue.withoutMs, unit: 'ms', what: iterations })
+  add({ key: 'transaction_with_enqueue_ms', value: enqueue.withEnqueueMs, unit: 'ms', what: iterations })
+  add({
+    key: 'enqueue_many_100_ms',
+    value: enqueue.enqueueMany100Ms,
+    unit: 'ms',
+    what: 'BEGIN + enqueueMany(100 rows) + COMMIT, median',
+  })
+
+  const large = count(sizes.large)
+  step(`drain of ${large} committed rows by the relay CLI`)
+  const cli = await measureCliDrain(stack, scratch, { name: 'large', events: sizes.large, batchSize })
+  add({
+    key: 'drain_events_per_s_1m',
+    value: cli.steadyPerSecond,
+    unit: 'events/s',
+    what: `steady drain of ${large} rows, relay CLI`,
+  })
+  add({
+    key: 'drain_total_s_1m',
+    value: cli.totalSeconds,
+    unit: 's',
+    what: 'that drain from starting the CLI to the last ack',
+  })
+  add({
+    key: 'pg_cpu_ms_per_1k_events_1m',
+    value: cli.pgCpuMsPer1k,
+    unit: 'ms',
+    what: `relay's Postgres backends, ${large}-row drain`,
+  })
+  add({
+    key: 'relay_cpu_ms_per_1k_events_1m',
+    value: cli.relayCpuMsPer1k,
+    unit: 'ms',
+    what: 'relay CLI process, same drain',
+  })
+  add({
+    key: 'rss_max_mb',
+    value: cli.rssMaxMb,
+    unit: 'MB',
+    what: 'relay CLI peak RSS (VmHWM) over that drain',
+  })
+  add({
+    key: 'rss_first_ack_mb',
+    value: cli.rssFirstAckMb,
+    unit: 'MB',
+    what: 'its RSS at the first acknowledgement',
+  })
+  add({ key: 'rss_end_mb', value: cli.rssEndMb, unit: 'MB', what: 'its RSS at the last' })
+
+  step('naive poller')
+  const naive = await measureNaivePoller(stack, scratch, { events: sizes.naive })
+  add({
+    key: 'naive_poller_events_per_s',
+    value: naive.perSecond,
+    unit: 'events/s',
+    what: 'one row per round trip: select, send, await, update',
+  })
+
+  return {
+    batch_size: drain.batchSize,
+    event_bytes_avg: Math.round(raw.averageValueBytes),
+    keys: KEYS,
+    partitions: drain.partitions,
+    listen: true,
+    counts: {
+      drain: sizes.drain,
+      drain_1m: sizes.large,
+      latency_seconds: sizes.latencySeconds,
+      enqueue_iterations: sizes.enqueue,
+      enqueue_many_iterations: sizes.many,
+      naive: sizes.naive,
+    },
+    quick,
+  }
+}
+
+async function main() {
+  const environment = await describeEnvironment(stack.databaseUrl)
+  const load = environment.machine.loadAverageAtStart['1m']
+  if (load !== undefined && load > environment.machine.cpus) {
+    step(
+      `load average ${load} on ${environment.machine.cpus} cores: these figures will not be representative`,
+    )
+  }
+  const scratch = createScratch(stack)
+  const figures: Figure[] = []
+  let settings: Record<string, unknown>
+  try {
+    settings = await measureAll(scratch, (figure) => figures.push(figure))
+  } catch (error) {
+    // What was measured before the failure is still worth seeing; no file is written.
+    if (figures.length > 0) printTable(figures)
+    throw error
+  } finally {
+    step('dropping the run databases and topics')
+    await scratch.cleanUp()
+  }
+  printTable(figures)
+  writeResults(output, figures, { ...environment, settings, measured_at: new Date().toISOString() })
+  console.log(`\nwritten to ${output}`)
+}
+
+await main()
