@@ -14,6 +14,7 @@ import { quoteIdentifier } from './db/identifier.js'
 import { type NewOutboxRow, outboxQueries } from './db/outbox-queries.js'
 import { ValidationError } from './errors.js'
 import { newEventId } from './event-id.js'
+import { activeTraceparent } from './observe/tracing.js'
 
 export interface OutboxOptions {
   // biome-ignore lint/suspicious/noExplicitAny: events of any row type share one catalog
@@ -27,7 +28,7 @@ export interface OutboxOptions {
 }
 
 export interface EnqueueOptions {
-  /** W3C trace context of the request, copied into a Kafka header. */
+  /** W3C trace context of the request (default: the active OpenTelemetry span's), stored as a header. */
   traceparent?: string
   /** Extra string headers to publish with the event. */
   headers?: Record<string, string>
@@ -88,6 +89,10 @@ function headersFor(event: AnyEventDefinition, options: EnqueueOptions | undefin
       throw new ValidationError(event.type, '(traceparent)', 'traceparent is not a W3C trace context header')
     }
     headers.traceparent = options.traceparent
+  } else if (headers.traceparent === undefined) {
+    // With @opentelemetry/api installed, the active span's context links the event to its request.
+    const active = activeTraceparent()
+    if (active !== undefined) headers.traceparent = active
   }
   return headers
 }
