@@ -107,7 +107,10 @@ export async function sendTraced(
   } catch (error) {
     for (const span of spans) {
       span.setAttribute('error.type', errorType(error))
-      span.setStatus({ code: otel.SpanStatusCode.ERROR, message: (error as Error)?.message })
+      span.setStatus({
+        code: otel.SpanStatusCode.ERROR,
+        message: error instanceof Error ? error.message : String(error),
+      })
       span.end()
     }
     throw error
@@ -116,7 +119,8 @@ export async function sendTraced(
     const delivery = deliveries[i]
     if (delivery !== undefined && delivery.partition >= 0) {
       span.setAttribute('messaging.destination.partition.id', String(delivery.partition))
-      if (BigInt(delivery.offset) >= 0n) span.setAttribute('kafka.offset', Number(delivery.offset))
+      const offset = Number(delivery.offset)
+      if (Number.isSafeInteger(offset) && offset >= 0) span.setAttribute('kafka.offset', offset)
     }
     span.end()
   })
