@@ -36,7 +36,7 @@ export interface OutboxOptions {
 }
 
 export interface EnqueueOptions {
-  /** W3C trace context of the request, copied into a Kafka header. */
+  /** W3C trace context of the request (default: the active OpenTelemetry span's), stored as a header. */
   traceparent?: string
   /**
    * Extra string headers to publish with the event: at most 16 KiB together with traceparent,

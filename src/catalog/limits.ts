@@ -1,4 +1,5 @@
 import { ValidationError } from '../errors.js'
+import { activeTraceparent } from '../observe/tracing.js'
 import type { AnyEventDefinition } from './define-event.js'
 import { isStorableText } from './map-event.js'
 
@@ -67,6 +68,10 @@ export function eventHeaders(
       throw new ValidationError(event.type, '(traceparent)', 'traceparent is not a W3C trace context header')
     }
     headers.traceparent = options.traceparent
+  } else {
+    // With @opentelemetry/api installed, the active span's context links the event to its request.
+    const active = activeTraceparent()
+    if (active !== undefined) headers.traceparent = active
   }
   const bytes = headerBytes(headers)
   if (bytes > MAX_HEADER_BYTES) {

@@ -1,8 +1,19 @@
-import { Kafka, type LogEntry, logLevel, type Producer, type Transaction } from 'kafkajs'
+import {
+  type ICustomPartitioner,
+  Kafka,
+  type LogEntry,
+  logLevel,
+  type Message,
+  Partitioners,
+  type Producer,
+  type RecordMetadata,
+  type Transaction,
+} from 'kafkajs'
 import { UnavailableError } from '../errors.js'
 import type { Logger } from '../observe/logger.js'
 import { classifyKafkaError, kafkaFailureName } from './classify.js'
 import type {
+  Delivery,
   EventProducer,
   KafkaConnection,
   OutgoingMessage,
@@ -18,36 +29,80 @@ export interface KafkaClient extends KafkaConnection {
   readTopic(topic: string, options?: ReadOptions): Promise<ReadRecord[]>
 }
 
-/** Groups messages by topic for kafkajs's sendBatch, keeping their order within each topic. */
-function toTopicMessages(messages: readonly OutgoingMessage[]) {
-  const byTopic = new Map<string, OutgoingMessage[]>()
-  for (const m of messages) {
-    const list = byTopic.get(m.topic) ?? []
-    list.push(m)
-    byTopic.set(m.topic, list)
+/** The partition kafkajs's partitioner chose for each message object it was handed. */
+type PartitionChoices = WeakMap<Message, number>
+
+/**
+ * kafkajs acknowledges a batch with one base offset per topic-partition, but does not say which
+ * partition each message went to. Wrapping the default (Java-compatible murmur2) partitioner
+ * records that choice, so a message's offset is its partition's base offset plus its rank there.
+ */
+function recordingPartitioner(choices: PartitionChoices): ICustomPartitioner {
+  return () => {
+    const choose = Partitioners.DefaultPartitioner()
+    return (args) => {
+      const partition = choose(args)
+      choices.set(args.message, partition)
+      return partition
+    }
   }
-  return [...byTopic].map(([topic, list]) => ({
-    topic,
-    messages: list.map((m) => ({ key: m.key, value: m.value, headers: m.headers })),
-  }))
 }
 
-function producerOptions(transactionalId?: string) {
+/** Java's RecordMetadata uses -1 for a partition or offset the acknowledgement did not give. */
+const UNKNOWN = -1
+
+/**
+ * Groups messages by topic for kafkajs's sendBatch, keeping their order within each topic, and
+ * turns its acknowledgement into one Delivery per message, in the order given.
+ */
+function produceRequest(messages: readonly OutgoingMessage[], choices: PartitionChoices) {
+  const sent = messages.map((m) => ({
+    topic: m.topic,
+    message: { key: m.key, value: m.value, headers: m.headers } satisfies Message,
+  }))
+  const byTopic = new Map<string, Message[]>()
+  for (const { topic, message } of sent) {
+    const list = byTopic.get(topic) ?? []
+    list.push(message)
+    byTopic.set(topic, list)
+  }
+  const topicMessages = [...byTopic].map(([topic, list]) => ({ topic, messages: list }))
+
+  const deliveries = (acknowledged: readonly RecordMetadata[]): Delivery[] => {
+    const nextOffset = new Map<string, bigint>()
+    for (const r of acknowledged) {
+      if (r.baseOffset !== undefined) nextOffset.set(`${r.topicName}\0${r.partition}`, BigInt(r.baseOffset))
+    }
+    return sent.map(({ topic, message }) => {
+      const partition = choices.get(message) ?? UNKNOWN
+      const slot = `${topic}\0${partition}`
+      const offset = nextOffset.get(slot)
+      if (offset === undefined) return { partition, offset: String(UNKNOWN) }
+      nextOffset.set(slot, offset + 1n)
+      return { partition, offset: String(offset) }
+    })
+  }
+  return { topicMessages, deliveries }
+}
+
+function producerOptions(choices: PartitionChoices, transactionalId?: string) {
   return {
     idempotent: true,
     // kafkajs implements idempotence on the original KIP-98 rules: one request in flight keeps order.
     maxInFlightRequests: 1,
     allowAutoTopicCreation: false,
+    createPartitioner: recordingPartitioner(choices),
     ...(transactionalId === undefined ? {} : { transactionalId, transactionTimeout: 30_000 }),
   }
 }
 
 function idempotentProducer(kafka: Kafka): EventProducer {
   let producer: Producer | null = null
+  const choices: PartitionChoices = new WeakMap()
 
   const connected = async (): Promise<Producer> => {
     if (producer !== null) return producer
-    const created = kafka.producer(producerOptions())
+    const created = kafka.producer(producerOptions(choices))
     try {
       await created.connect()
     } catch (cause) {
@@ -67,10 +122,11 @@ function idempotentProducer(kafka: Kafka): EventProducer {
 
   return {
     async send(messages) {
-      if (messages.length === 0) return
+      if (messages.length === 0) return []
       const p = await connected()
+      const request = produceRequest(messages, choices)
       try {
-        await p.sendBatch({ acks: -1, topicMessages: toTopicMessages(messages) })
+        return request.deliveries(await p.sendBatch({ acks: -1, topicMessages: request.topicMessages }))
       } catch (cause) {
         await discard()
         throw classifyKafkaError(cause, 'publishing')
@@ -81,7 +137,8 @@ function idempotentProducer(kafka: Kafka): EventProducer {
 }
 
 async function transactionalProducer(kafka: Kafka, transactionalId: string): Promise<ShardProducer> {
-  const producer = kafka.producer(producerOptions(transactionalId))
+  const choices: PartitionChoices = new WeakMap()
+  const producer = kafka.producer(producerOptions(choices, transactionalId))
   try {
     await producer.connect()
   } catch (cause) {
@@ -91,9 +148,10 @@ async function transactionalProducer(kafka: Kafka, transactionalId: string): Pro
   return {
     async publishAtomically(messages, progress) {
       let transaction: Transaction | null = null
+      const request = produceRequest(messages, choices)
       try {
         transaction = await producer.transaction()
-        await transaction.sendBatch({ acks: -1, topicMessages: toTopicMessages(messages) })
+        const acknowledged = await transaction.sendBatch({ acks: -1, topicMessages: request.topicMessages })
         await transaction.sendOffsets({
           consumerGroupId: progress.groupId,
           topics: [
@@ -106,6 +164,7 @@ async function transactionalProducer(kafka: Kafka, transactionalId: string): Pro
           ] as never,
         })
         await transaction.commit()
+        return request.deliveries(acknowledged)
       } catch (cause) {
         if (transaction?.isActive()) await transaction.abort().catch(() => {})
         throw classifyKafkaError(cause, `publishing in transaction ${transactionalId}`)

@@ -13,12 +13,19 @@ export interface OutgoingMessage {
   headers: Record<string, string>
 }
 
+/** Where Kafka stored one record, from the produce acknowledgement. */
+export interface Delivery {
+  partition: number
+  offset: string
+}
+
 /**
  * Publishes batches idempotently (acks=all, one request in flight keeps per-partition order).
- * `send` throws UnpublishableError when Kafka refuses a record for good, UnavailableError otherwise.
+ * `send` resolves with one Delivery per message, in the order given; it throws
+ * UnpublishableError when Kafka refuses a record for good, UnavailableError otherwise.
  */
 export interface EventProducer {
-  send(messages: readonly OutgoingMessage[]): Promise<void>
+  send(messages: readonly OutgoingMessage[]): Promise<Delivery[]>
   close(): Promise<void>
 }
 
@@ -35,12 +42,13 @@ export interface ProgressMark {
 /**
  * One transactional producer per shard (transactional id per shard): starting it fences every
  * older producer with the same id. `publishAtomically` commits the messages and the progress
- * mark in one Kafka transaction; it throws FencedError when a newer producer took the id over,
+ * mark in one Kafka transaction and resolves with one Delivery per message once the transaction
+ * committed; it throws FencedError when a newer producer took the id over,
  * UnpublishableError when Kafka refuses a record, UnavailableError otherwise (then the commit
  * may or may not have happened).
  */
 export interface ShardProducer {
-  publishAtomically(messages: readonly OutgoingMessage[], progress: ProgressMark): Promise<void>
+  publishAtomically(messages: readonly OutgoingMessage[], progress: ProgressMark): Promise<Delivery[]>
   close(): Promise<void>
 }
 

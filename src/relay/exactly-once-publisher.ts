@@ -4,6 +4,7 @@ import type { Lease } from '../db/lease-queries.js'
 import { FencedError } from '../errors.js'
 import type { KafkaConnection, ShardProducer } from '../kafka/ports.js'
 import type { Logger } from '../observe/logger.js'
+import { sendTraced } from '../observe/tracing.js'
 import type { BlockedKeys } from './blocked-keys.js'
 import type { RelayQueries } from './ports.js'
 import { type Encoded, type Publisher, type PublishOutcome, sendIsolatingRefusals } from './publishers.js'
@@ -148,16 +149,14 @@ export class ExactlyOncePublisher implements Publisher {
       const ids = part.map((p) => p.row.id)
       await queries.progress.recordInflight(db, token, shard, ids, relayId)
       this.sequence++
-      await producer.publishAtomically(
-        part.map((p) => p.message),
-        {
-          groupId: this.progressTopic,
-          topic: this.progressTopic,
-          partition: shard,
-          offset: String(this.sequence),
-          metadata: token,
-        },
-      )
+      const progress = {
+        groupId: this.progressTopic,
+        topic: this.progressTopic,
+        partition: shard,
+        offset: String(this.sequence),
+        metadata: token,
+      }
+      await sendTraced(part, (messages) => producer.publishAtomically(messages, progress))
     })
   }
 

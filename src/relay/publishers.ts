@@ -2,6 +2,7 @@ import type { Lease } from '../db/lease-queries.js'
 import type { ClaimedRow } from '../db/outbox-queries.js'
 import { UnpublishableError } from '../errors.js'
 import type { EventProducer, OutgoingMessage } from '../kafka/ports.js'
+import { sendTraced } from '../observe/tracing.js'
 import type { BlockedKeys } from './blocked-keys.js'
 
 export interface Encoded {
@@ -78,9 +79,9 @@ export class AtLeastOncePublisher implements Publisher {
   }
 
   async publish(batch: readonly Encoded[], blocked: BlockedKeys): Promise<PublishOutcome> {
-    const outcome = await sendIsolatingRefusals(batch, blocked, (items) =>
-      this.producer.send(items.map((i) => i.message)),
-    )
+    const outcome = await sendIsolatingRefusals(batch, blocked, async (items) => {
+      await sendTraced(items, (messages) => this.producer.send(messages))
+    })
     return { ...outcome, lostShards: [] }
   }
 

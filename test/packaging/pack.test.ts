@@ -8,6 +8,7 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
+  renameSync,
   rmSync,
   writeFileSync,
 } from 'node:fs'
@@ -251,7 +252,7 @@ place(42)
     }
   })
 
-  test('the installed manifest builds in prepack (no prepare), names tsx an optional peer that is not installed, and ships the Apache-2.0 LICENSE', () => {
+  test('the installed manifest builds in prepack (no prepare), names tsx (not installed) and @opentelemetry/api optional peers, and ships the Apache-2.0 LICENSE', () => {
     const installed = join(project, 'node_modules/postbox')
     const manifest = JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8')) as {
       license: string
@@ -264,6 +265,9 @@ place(42)
     assert.ok(manifest.peerDependencies.tsx)
     assert.equal(manifest.peerDependenciesMeta.tsx?.optional, true)
     assert.equal(existsSync(join(project, 'node_modules/tsx')), false, 'an optional peer is not installed')
+    // prom-client depends on @opentelemetry/api, so npm installs it anyway; Postbox asks for none.
+    assert.ok(manifest.peerDependencies['@opentelemetry/api'])
+    assert.equal(manifest.peerDependenciesMeta['@opentelemetry/api']?.optional, true)
     assert.equal(manifest.license, 'Apache-2.0')
     assert.match(
       readFileSync(join(installed, 'LICENSE'), 'utf8'),
@@ -309,6 +313,45 @@ place(42)
       )
       assert.equal(row?.leases, 16)
     } finally {
+      await db.drop()
+    }
+  })
+  test('an enqueue-only service enqueues with pg and stores no trace context, with @opentelemetry/api but no SDK, and without the package', async () => {
+    const db = await createTestDatabase('pbpack')
+    const api = join(project, 'node_modules/@opentelemetry/api')
+    try {
+      const migrated = run('npx', ['--no', '--', 'postbox', 'migrate'], project, { DATABASE_URL: db.url })
+      assert.equal(migrated.status, 0, migrated.stderr)
+      writeFileSync(
+        join(project, 'enqueue.mjs'),
+        `import pg from 'pg'
+import { createOutbox, defineEvent } from 'postbox'
+const Placed = defineEvent({
+  type: 'order.placed', topic: 'orders.v1', key: (o) => String(o.id),
+  schema: { type: 'record', name: 'OrderPlaced', fields: [{ name: 'orderId', type: 'string' }] },
+  toExternal: (o) => ({ orderId: String(o.id) }),
+})
+const outbox = createOutbox({ events: [Placed] })
+const client = new pg.Client({ connectionString: process.env.DATABASE_URL })
+await client.connect()
+await client.query('BEGIN')
+const { id } = await outbox.enqueue(client, Placed, { id: 1 })
+await client.query('COMMIT')
+const { rows } = await client.query('select headers from postbox.outbox where id = $1', [id])
+await client.end()
+console.log(JSON.stringify(rows[0].headers))
+`,
+      )
+      const withApi = run(process.execPath, ['enqueue.mjs'], project, { DATABASE_URL: db.url })
+      assert.equal(withApi.status, 0, withApi.stderr)
+      assert.equal(withApi.stdout.trim(), '{}')
+      // As if it were not installed: hidden for this run only, since the relay's prom-client needs it.
+      renameSync(api, `${api}.hidden`)
+      const withoutApi = run(process.execPath, ['enqueue.mjs'], project, { DATABASE_URL: db.url })
+      assert.equal(withoutApi.status, 0, withoutApi.stderr)
+      assert.equal(withoutApi.stdout.trim(), '{}')
+    } finally {
+      if (existsSync(`${api}.hidden`)) renameSync(`${api}.hidden`, api)
       await db.drop()
     }
   })

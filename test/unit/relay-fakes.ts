@@ -4,6 +4,7 @@ import type { Lease } from '../../src/db/lease-queries.js'
 import type { ClaimedRow } from '../../src/db/outbox-queries.js'
 import { FencedError, UnavailableError, UnpublishableError } from '../../src/errors.js'
 import type {
+  Delivery,
   EventProducer,
   KafkaConnection,
   OutgoingMessage,
@@ -237,12 +238,21 @@ export class FakeKafka implements KafkaConnection {
       throw new UnpublishableError('Kafka refused the record (MESSAGE_TOO_LARGE)')
   }
 
+  /** Appends to `published`; every topic has one partition, and offsets count its records. */
+  private append(messages: readonly OutgoingMessage[]): Delivery[] {
+    return messages.map((m) => {
+      const offset = this.published.filter((p) => p.topic === m.topic).length
+      this.published.push(m)
+      return { partition: 0, offset: String(offset) }
+    })
+  }
+
   producer(): EventProducer {
     return {
       send: async (messages) => {
         this.check(messages)
         this.sends.push(messages.length)
-        this.published.push(...messages)
+        return this.append(messages)
       },
       close: async () => {},
     }
@@ -257,12 +267,13 @@ export class FakeKafka implements KafkaConnection {
         if (this.epochs.get(transactionalId) !== epoch) throw new FencedError(`${transactionalId} was fenced`)
         this.check(messages)
         this.sends.push(messages.length)
-        this.published.push(...messages)
+        const deliveries = this.append(messages)
         this.committed.set(progress.partition, progress.metadata)
         if (this.failAfterNextCommit) {
           this.failAfterNextCommit = false
           throw new UnavailableError('kafka', 'the commit request timed out')
         }
+        return deliveries
       },
       close: async () => {},
     }
