@@ -153,7 +153,7 @@ describe('postbox grants: an owner, an enqueue-only application role and a relay
     assert.deepEqual(await statuses(), ['pending', 'pending'])
   })
 
-  test('the application role can read the ids of outbox rows and nothing else about them', async () => {
+  test('the application role can read the ids of outbox rows, which insert … returning id needs', async () => {
     const ids = await asApp<{ id: string }>('select id::text from postbox.outbox order by id')
     assert.equal(ids.length, 2)
   })
