@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test'
 import pg from 'pg'
 import { runPostbox } from '../support/cli.js'
 import { type OrderRow, orderEvent } from '../support/events.js'
-import { outboxFor, readTopic } from '../support/relay.js'
+import { outboxFor, readTopic, startRelay } from '../support/relay.js'
 import { createTestDatabase, queryRows, stack, uniqueName, waitFor } from '../support/stack.js'
 import { inTransaction } from '../support/transaction.js'
 
@@ -254,6 +254,36 @@ describe('postbox grants: an owner, an enqueue-only application role and a relay
     assert.equal(rerun.code, 0, rerun.stderr)
     await assert.rejects(asApp('select key from postbox.outbox'), /permission denied/)
     await assert.rejects(asApp("update postbox.outbox set status = 'sent'"), /permission denied/)
+  })
+
+  test('an exactly-once relay under the relay role records and clears its in-flight batches', async () => {
+    const eosTopic = uniqueName('grants.eos')
+    const EosEvent = orderEvent(eosTopic)
+    await inTransaction(appPool, (client) =>
+      outboxFor([EosEvent]).enqueueMany(client, EosEvent, [order(7), order(8), order(7, 2)]),
+    )
+    const relay = await startRelay(asRole(db.url, roles.relay), [OrderChanged, EosEvent], {
+      delivery: 'exactly-once',
+    })
+    try {
+      const records = await waitFor('three records', async () => {
+        const all = await readTopic(eosTopic)
+        return all.length >= 3 ? all : undefined
+      })
+      assert.deepEqual(
+        records.filter((r) => r.key === '7').map((r) => (r.value as { version: number }).version),
+        [1, 2],
+      )
+      await waitFor('every row sent and no batch left in flight', async () => {
+        const [row] = await asAdmin<{ pending: number; inflight: number }>(
+          `select (select count(*)::int from postbox.outbox where status <> 'sent') as pending,
+                  (select count(*)::int from postbox.inflight_batch) as inflight`,
+        )
+        return row?.pending === 0 && row.inflight === 0 ? true : undefined
+      })
+    } finally {
+      await relay.stop()
+    }
   })
 
   test('the owner role can re-run grants itself after a migration, without an administrator', async () => {
