@@ -2,6 +2,7 @@
 // The only place that reads the environment, argv and signals.
 import { createInterface } from 'node:readline/promises'
 import { runCli } from '../src/cli/program.js'
+import { connectionEnvironment } from '../src/connect/environment.js'
 
 const handlers: (() => void)[] = []
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
@@ -18,6 +19,7 @@ const code = await runCli(process.argv.slice(2), {
     POSTBOX_SCHEMA: process.env.POSTBOX_SCHEMA,
     POSTBOX_CONFIG: process.env.POSTBOX_CONFIG,
     LOG_LEVEL: process.env.LOG_LEVEL,
+    ...connectionEnvironment(process.env),
   },
   io: {
     out: (line) => process.stdout.write(`${line}\n`),

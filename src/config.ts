@@ -1,6 +1,17 @@
 import { hostname } from 'node:os'
 import { type Catalog, createCatalog } from './catalog/catalog.js'
 import type { AnyEventDefinition, EventDefinition } from './catalog/define-event.js'
+import {
+  type KafkaSecurity,
+  type KafkaSecuritySettings,
+  resolveKafkaSecurity,
+} from './connect/kafka-security.js'
+import { databaseUrlWithTls, type PostgresTlsSettings } from './connect/postgres-tls.js'
+import {
+  type RegistryConnection,
+  type RegistrySettings,
+  resolveRegistryConnection,
+} from './connect/registry-auth.js'
 import { quoteIdentifier } from './db/identifier.js'
 import { durationMs } from './duration.js'
 import { ConfigError } from './errors.js'
@@ -14,8 +25,10 @@ export interface PostboxSettings {
   // biome-ignore lint/suspicious/noExplicitAny: a catalog holds events of every row type
   events: readonly EventDefinition<any, unknown, any>[]
   databaseUrl?: string
-  kafka?: { brokers?: readonly string[] | string; clientId?: string }
-  registry?: { url?: string }
+  /** TLS for Postgres (the same parameters work in databaseUrl's query string, which wins). */
+  postgres?: PostgresTlsSettings
+  kafka?: { brokers?: readonly string[] | string; clientId?: string } & KafkaSecuritySettings
+  registry?: RegistrySettings
   /** Postgres schema of the outbox tables (default "postbox"). */
   schema?: string
   logLevel?: LogLevel
@@ -66,8 +79,12 @@ export interface RelaySettings {
 export interface ResolvedConfig {
   readonly catalog: Catalog
   readonly databaseUrl: string
-  readonly kafka: { readonly brokers: readonly string[]; readonly clientId: string }
-  readonly registry: { readonly url: string }
+  readonly kafka: {
+    readonly brokers: readonly string[]
+    readonly clientId: string
+    readonly security: KafkaSecurity
+  }
+  readonly registry: RegistryConnection
   readonly schema: string
   readonly logLevel: LogLevel
   readonly relay: Readonly<Required<Omit<RelaySettings, 'backoff' | 'httpPort' | 'retention'>>> & {
@@ -151,7 +168,10 @@ export function resolveConfig(settings: PostboxSettings): ResolvedConfig {
       `relay.delivery "${String(r.delivery)}" is not supported: use "at-least-once" or "exactly-once"`,
     )
   }
-  const databaseUrl = required(settings.databaseUrl, 'the database URL', 'DATABASE_URL')
+  const databaseUrl = databaseUrlWithTls(
+    required(settings.databaseUrl, 'the database URL', 'DATABASE_URL'),
+    settings.postgres,
+  )
   const transactionalIdPrefix = r.transactionalIdPrefix ?? `postbox.${databaseName(databaseUrl)}.${schema}`
   if (!/^[a-zA-Z0-9._-]{1,200}$/.test(transactionalIdPrefix)) {
     throw new ConfigError(
@@ -164,8 +184,10 @@ export function resolveConfig(settings: PostboxSettings): ResolvedConfig {
     kafka: Object.freeze({
       brokers: Object.freeze(cleanBrokers),
       clientId: settings.kafka?.clientId ?? 'postbox',
+      security: resolveKafkaSecurity(settings.kafka),
     }),
-    registry: Object.freeze({
+    registry: resolveRegistryConnection({
+      ...settings.registry,
       url: required(settings.registry?.url, 'the schema registry URL', 'SCHEMA_REGISTRY_URL'),
     }),
     schema,

@@ -1,6 +1,7 @@
 import type { Command } from 'commander'
 import type { AnyEventDefinition } from '../catalog/define-event.js'
 import type { Compatibility } from '../catalog/types.js'
+import { resolveRegistryConnection } from '../connect/registry-auth.js'
 import { ConfigError, describeError } from '../errors.js'
 import { type AvroCodec, compileSchema } from '../schema/codec.js'
 import { createRegistryClient, type RegistryClient } from '../schema/registry.js'
@@ -153,7 +154,9 @@ export function registerSchemasCommand(program: Command, run: CommandRuntime): v
     )
     .action(async (opts: { json?: boolean }) => {
       const settings = await run.settings({ requireEvents: true })
-      const registry = createRegistryClient(registryUrlOf(settings))
+      const registry = createRegistryClient(
+        resolveRegistryConnection({ ...settings.registry, url: registryUrlOf(settings) }),
+      )
       const results: SubjectCheck[] = []
       for (const local of localSubjects(eventsOf(settings.events as readonly AnyEventDefinition[]))) {
         results.push(await checkSubject(registry, local))
@@ -201,7 +204,9 @@ export function registerSchemasCommand(program: Command, run: CommandRuntime): v
     )
     .action(async (opts: { json?: boolean }) => {
       const settings = await run.settings({ requireEvents: true })
-      const registry = createRegistryClient(registryUrlOf(settings))
+      const registry = createRegistryClient(
+        resolveRegistryConnection({ ...settings.registry, url: registryUrlOf(settings) }),
+      )
       const results: { subject: string; id: number | null; version: number | null; error: string | null }[] =
         []
       for (const local of localSubjects(eventsOf(settings.events as readonly AnyEventDefinition[]))) {

@@ -2,11 +2,12 @@ import { existsSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import type { PostboxSettings } from '../config.js'
+import { type ConnectionEnvironment, withConnectionEnvironment } from '../connect/environment.js'
 import { ConfigError } from '../errors.js'
 import type { LogLevel } from '../observe/logger.js'
 
 /** The environment variables the CLI honours, read by bin/ and passed down. */
-export interface CliEnvironment {
+export interface CliEnvironment extends ConnectionEnvironment {
   DATABASE_URL?: string
   KAFKA_BROKERS?: string
   SCHEMA_REGISTRY_URL?: string
@@ -59,15 +60,18 @@ export async function loadSettings(
       `no config file: pass --config <file> or create ${DEFAULT_CONFIG_FILES.join(' / ')} exporting { events }`,
     )
   }
-  return {
-    ...fromFile,
-    events: fromFile.events ?? [],
-    databaseUrl: env.DATABASE_URL ?? fromFile.databaseUrl,
-    schema: env.POSTBOX_SCHEMA ?? fromFile.schema,
-    logLevel: (env.LOG_LEVEL as LogLevel | undefined) ?? fromFile.logLevel,
-    kafka: { ...fromFile.kafka, brokers: env.KAFKA_BROKERS ?? fromFile.kafka?.brokers },
-    registry: { ...fromFile.registry, url: env.SCHEMA_REGISTRY_URL ?? fromFile.registry?.url },
-  }
+  return withConnectionEnvironment(
+    {
+      ...fromFile,
+      events: fromFile.events ?? [],
+      databaseUrl: env.DATABASE_URL ?? fromFile.databaseUrl,
+      schema: env.POSTBOX_SCHEMA ?? fromFile.schema,
+      logLevel: (env.LOG_LEVEL as LogLevel | undefined) ?? fromFile.logLevel,
+      kafka: { ...fromFile.kafka, brokers: env.KAFKA_BROKERS ?? fromFile.kafka?.brokers },
+      registry: { ...fromFile.registry, url: env.SCHEMA_REGISTRY_URL ?? fromFile.registry?.url },
+    },
+    env,
+  )
 }
 
 export function databaseUrlOf(settings: PostboxSettings): string {

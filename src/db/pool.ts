@@ -1,4 +1,5 @@
 import pg from 'pg'
+import { pgConnectionOptions } from '../connect/postgres-tls.js'
 import type { SqlExecutor } from './executor.js'
 
 /** Postgres error classes and codes worth retrying: connection loss, shutdown, serialisation. */
@@ -23,7 +24,11 @@ export interface Database extends SqlExecutor {
 
 /** The relay's own connection pool (enqueue never uses it: it runs on the caller's connection). */
 export function openDatabase(connectionString: string, applicationName: string, max = 4): Database {
-  const pool = new pg.Pool({ connectionString, max, application_name: applicationName })
+  const pool = new pg.Pool({
+    ...pgConnectionOptions(connectionString),
+    max,
+    application_name: applicationName,
+  })
   // An idle client losing its connection must not crash the process; the next query reconnects.
   pool.on('error', () => {})
   return {
@@ -46,7 +51,10 @@ export async function listen(
   onNotify: () => void,
   onError: (error: unknown) => void,
 ): Promise<Listener> {
-  const client = new pg.Client({ connectionString, application_name: 'postbox-listen' })
+  const client = new pg.Client({
+    ...pgConnectionOptions(connectionString),
+    application_name: 'postbox-listen',
+  })
   client.on('error', onError)
   client.on('notification', onNotify)
   await client.connect()
@@ -57,7 +65,7 @@ export async function listen(
 }
 
 export async function withClient<T>(connectionString: string, fn: (db: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString, application_name: 'postbox' })
+  const client = new pg.Client({ ...pgConnectionOptions(connectionString), application_name: 'postbox' })
   await client.connect()
   try {
     return await fn(client)

@@ -1,4 +1,5 @@
 import pg from 'pg'
+import { pgConnectionOptions } from '../connect/postgres-tls.js'
 import type { SqlClient, SqlExecutor } from './executor.js'
 
 /** One dedicated connection for an operator command that runs its own short transactions. */
@@ -12,7 +13,10 @@ export interface Session extends SqlExecutor {
 }
 
 export async function openSession(connectionString: string, applicationName: string): Promise<Session> {
-  const client = new pg.Client({ connectionString, application_name: applicationName })
+  const client = new pg.Client({
+    ...pgConnectionOptions(connectionString),
+    application_name: applicationName,
+  })
   await client.connect()
   return {
     async query<Row>(text: string, values: readonly unknown[]) {
