@@ -116,7 +116,7 @@ export function withConnectionEnvironment(
   settings: PostboxSettings,
   env: ConnectionEnvironment,
 ): PostboxSettings {
-  const libpqUrl = settings.databaseUrl ?? databaseUrlFromLibpq(env)
+  const libpqUrl = settings.databaseUrl || databaseUrlFromLibpq(env)
   return {
     ...settings,
     databaseUrl:
