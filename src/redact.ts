@@ -7,13 +7,17 @@
 
 const MASK = '***'
 const known = new Set<string>()
+// Longest first, so a secret containing another is masked whole.
+let ordered: string[] = []
 
 /** Makes `value` a secret that redact() removes wherever it appears (also URL-encoded). */
 export function rememberSecret(value: string | undefined | null): void {
   // Very short values would mask ordinary words; they are still masked by shape.
   if (typeof value !== 'string' || value.length < 4) return
+  if (known.has(value)) return
   known.add(value)
   known.add(encodeURIComponent(value))
+  ordered = [...known].sort((a, b) => b.length - a.length)
 }
 
 const URL_USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)([^\s:@/?#]*):([^\s@/?#]*)@/gi
@@ -27,8 +31,7 @@ export function redact(text: string): string {
     .replace(URL_USERINFO, `$1$2:${MASK}@`)
     .replace(SECRET_PARAMETER, `$1=${MASK}`)
     .replace(AUTHORIZATION_VALUE, `$1 ${MASK}`)
-  // Longest first, so a secret containing another is masked whole.
-  for (const secret of [...known].sort((a, b) => b.length - a.length)) {
+  for (const secret of ordered) {
     if (out.includes(secret)) out = out.split(secret).join(MASK)
   }
   return out
