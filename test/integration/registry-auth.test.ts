@@ -14,6 +14,7 @@ import { makeTestCertificates, type TestCertificates } from '../support/tls-file
 
 const USER = 'reguser'
 const PASSWORD = 'RegS3cret-registry'
+const TOKEN = 'Reg-Bearer-T0ken'
 
 describe('an authenticating HTTPS schema registry', () => {
   let certificates: TestCertificates
@@ -26,6 +27,7 @@ describe('an authenticating HTTPS schema registry', () => {
     proxy = await startAuthenticatingProxy(stack.registryUrl, certificates, {
       user: USER,
       password: PASSWORD,
+      token: TOKEN,
     })
     db = await createMigratedDatabase('pbregauth')
     knex = knexFactory({ client: 'pg', connection: db.url, pool: { min: 0, max: 2 } })
@@ -95,6 +97,18 @@ describe('an authenticating HTTPS schema registry', () => {
     } finally {
       await relay.stop()
     }
+  })
+
+  test('a bearer token from registry.token is accepted, and the relay resolves its schema through it', async () => {
+    const topic = uniqueName('regauth.token')
+    const relay = new Relay(
+      resolveConfig(settings(topic, { url: proxy.url, token: TOKEN, ssl: { ca: certificates.caFile } })),
+      { logger: silentLogger },
+    )
+    await relay.start()
+    await relay.stop()
+    const direct = await fetch(`${stack.registryUrl}/subjects/${topic}-value/versions/latest`)
+    assert.equal(direct.status, 200)
   })
 
   test('a wrong registry password stops the relay at start-up with one line naming the credential settings', async () => {

@@ -19,22 +19,25 @@ export interface AuthenticatingProxy {
 
 /**
  * Starts an HTTPS server on 127.0.0.1 with the test CA's server certificate; a request with
- * `Authorization: Basic user:password` is forwarded to `upstream` (an http:// registry URL),
- * anything else gets 401.
+ * `Authorization: Basic user:password` (or `Bearer <token>` when a token is given) is forwarded to
+ * `upstream` (an http:// registry URL), anything else gets 401.
  */
 export async function startAuthenticatingProxy(
   upstream: string,
   certificates: TestCertificates,
-  credentials: { user: string; password: string },
+  credentials: { user: string; password: string; token?: string },
 ): Promise<AuthenticatingProxy> {
   const target = new URL(upstream)
-  const expected = `Basic ${Buffer.from(`${credentials.user}:${credentials.password}`).toString('base64')}`
+  const accepted = new Set([
+    `Basic ${Buffer.from(`${credentials.user}:${credentials.password}`).toString('base64')}`,
+  ])
+  if (credentials.token !== undefined) accepted.add(`Bearer ${credentials.token}`)
   let refused = 0
   let forwarded = 0
   const server: Server = createServer(
     { key: readFileSync(certificates.serverKeyFile), cert: readFileSync(certificates.serverCertFile) },
     (req, res) => {
-      if (req.headers.authorization !== expected) {
+      if (!accepted.has(req.headers.authorization ?? '')) {
         refused++
         res.writeHead(401, {
           'www-authenticate': 'Basic realm="registry"',
