@@ -36,6 +36,12 @@ const code = await runCli(process.argv.slice(2), {
     POSTBOX_SCHEMA: process.env.POSTBOX_SCHEMA,
     POSTBOX_CONFIG: process.env.POSTBOX_CONFIG,
     LOG_LEVEL: process.env.LOG_LEVEL,
+    PGHOST: process.env.PGHOST,
+    PGPORT: process.env.PGPORT,
+    PGUSER: process.env.PGUSER,
+    PGPASSWORD: process.env.PGPASSWORD,
+    PGDATABASE: process.env.PGDATABASE,
+    PGSSLMODE: process.env.PGSSLMODE,
   },
   io: {
     out: (line) => process.stdout.write(`${line}\n`),

@@ -1,8 +1,7 @@
 import { Command, CommanderError } from 'commander'
 import { resolveConnection } from '../config.js'
-import { InvalidSettingsError } from '../config-schema.js'
-import { describeError, PostboxError } from '../errors.js'
 import * as backfill from './backfill.js'
+import { explainFailure } from './failure.js'
 import type { CliIo } from './io.js'
 import * as migrate from './migrate.js'
 import * as parked from './parked.js'
@@ -11,9 +10,8 @@ import * as relay from './relay.js'
 import * as replay from './replay.js'
 import type { CommandRuntime, ShutdownSignal } from './runtime.js'
 import * as schemas from './schemas.js'
-import { type CliEnvironment, loadSettings } from './settings.js'
+import { type CliEnvironment, type GlobalOptions, loadSettings } from './settings.js'
 import * as status from './status.js'
-import { UsageError } from './usage-error.js'
 
 export interface CliContext {
   env: CliEnvironment
@@ -35,17 +33,19 @@ export async function runCli(argv: readonly string[], ctx: CliContext): Promise<
     .name('postbox')
     .description(
       'Transactional outbox for PostgreSQL → Kafka.\n\n' +
-        'Connection settings come from the config file (postbox.config.ts|mjs|js exporting { events, ... })\n' +
-        'and the environment: DATABASE_URL, KAFKA_BROKERS, SCHEMA_REGISTRY_URL, POSTBOX_SCHEMA, LOG_LEVEL.',
+        'Connection settings come from the config file (postbox.config.ts|mjs|js exporting { events, ... }),\n' +
+        'the options below and the environment (see the end of this help).',
     )
     .version(ctx.version, '-V, --version', 'print the postbox version')
     .option('-c, --config <file>', 'config file exporting the event catalog and settings')
+    .option('-d, --database-url <url>', 'PostgreSQL URL (overrides DATABASE_URL and the PG* variables)')
     .exitOverride()
     .configureOutput({ writeOut: (s) => ctx.io.out(s.trimEnd()), writeErr: (s) => ctx.io.err(s.trimEnd()) })
     .showHelpAfterError()
+    .configureHelp({ showGlobalOptions: true })
 
   const settings = (options: { requireEvents: boolean }) =>
-    loadSettings(ctx.env, program.opts<{ config?: string }>().config, options)
+    loadSettings(ctx.env, program.opts<GlobalOptions>(), options)
   const runtime: CommandRuntime = {
     io: ctx.io,
     settings,
@@ -58,6 +58,8 @@ export async function runCli(argv: readonly string[], ctx: CliContext): Promise<
       },
   }
   for (const command of COMMANDS) command.register(program, runtime)
+  program.addHelpText('after', ENVIRONMENT_HELP)
+  addEnvironmentHelp(program)
 
   try {
     await program.parseAsync([...argv], { from: 'user' })
@@ -66,17 +68,30 @@ export async function runCli(argv: readonly string[], ctx: CliContext): Promise<
     if (error instanceof CommanderError) {
       return error.exitCode === 0 ? 0 : EXIT_USAGE
     }
-    if (error instanceof UsageError) {
-      ctx.io.err(`postbox: ${error.message}`)
-      return EXIT_USAGE
-    }
-    // A malformed setting: nothing ran, like a usage error.
-    if (error instanceof InvalidSettingsError) {
-      ctx.io.err(`postbox: ${error.message} [${error.code}]`)
-      return EXIT_USAGE
-    }
-    const code = error instanceof PostboxError ? ` [${error.code}]` : ''
-    ctx.io.err(`postbox: ${describeError(error)}${code}`)
-    return 1
+    const failure = explainFailure(error)
+    ctx.io.err(`postbox: ${failure.message}`)
+    return failure.exitCode
+  }
+}
+
+/** Shown under every command's help: where settings come from besides the options. */
+const ENVIRONMENT_HELP = `
+Environment:
+  DATABASE_URL          PostgreSQL URL (postgres://user:password@host:5432/database)
+  PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE, PGSSLMODE
+                        libpq variables, used when neither --database-url nor DATABASE_URL is set
+  KAFKA_BROKERS         Kafka bootstrap brokers, comma-separated (host:9092,host2:9092)
+  SCHEMA_REGISTRY_URL   Confluent-compatible schema registry URL
+  POSTBOX_SCHEMA        PostgreSQL schema of the outbox tables (default postbox)
+  POSTBOX_CONFIG        config file, like --config
+  LOG_LEVEL             debug, info, warn, error or silent
+The database URL is taken from the first that is set: --database-url, DATABASE_URL, the PG* variables,
+databaseUrl in the config file. The other variables override the config file.`
+
+/** Every subcommand's help shows the global options and the environment variables. */
+function addEnvironmentHelp(command: Command): void {
+  for (const sub of command.commands) {
+    sub.addHelpText('after', ENVIRONMENT_HELP)
+    addEnvironmentHelp(sub)
   }
 }

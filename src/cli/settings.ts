@@ -1,12 +1,14 @@
 import { existsSync } from 'node:fs'
+import { userInfo } from 'node:os'
 import { resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import type { PostboxSettings } from '../config.js'
 import { parseLogLevel, parseSettings } from '../config-schema.js'
+import { databaseUrlFromLibpqEnv, type LibpqEnvironment } from '../connect/libpq-env.js'
 import { ConfigError } from '../errors.js'
 
 /** The environment variables the CLI honours, read by bin/ and passed down. */
-export interface CliEnvironment {
+export interface CliEnvironment extends LibpqEnvironment {
   DATABASE_URL?: string
   KAFKA_BROKERS?: string
   SCHEMA_REGISTRY_URL?: string
@@ -34,13 +36,31 @@ async function importConfig(path: string): Promise<unknown> {
   return import(url)
 }
 
-/** Loads and checks the config file (if any), then lays the environment's connection settings over it. */
+/** The global options every command takes. */
+export interface GlobalOptions {
+  config?: string
+  databaseUrl?: string
+}
+
+function osUser(): string {
+  try {
+    return userInfo().username
+  } catch {
+    return 'postgres'
+  }
+}
+
+/**
+ * Loads and checks the config file (if any), then lays the command line's and the environment's
+ * connection settings over it. The database URL, first set wins: --database-url, DATABASE_URL,
+ * the libpq variables (PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE, PGSSLMODE), the config file.
+ */
 export async function loadSettings(
   env: CliEnvironment,
-  configPath: string | undefined,
+  global: GlobalOptions,
   options: { requireEvents: boolean },
 ): Promise<PostboxSettings> {
-  const explicit = configPath ?? env.POSTBOX_CONFIG
+  const explicit = global.config ?? env.POSTBOX_CONFIG
   const path = explicit === undefined ? DEFAULT_CONFIG_FILES.find((f) => existsSync(f)) : explicit
   let fromFile: PostboxSettings = { events: [] }
   if (path !== undefined) {
@@ -59,7 +79,11 @@ export async function loadSettings(
   }
   return {
     ...fromFile,
-    databaseUrl: env.DATABASE_URL || fromFile.databaseUrl,
+    databaseUrl:
+      global.databaseUrl ||
+      env.DATABASE_URL ||
+      databaseUrlFromLibpqEnv(env, osUser()) ||
+      fromFile.databaseUrl,
     schema: env.POSTBOX_SCHEMA || fromFile.schema,
     logLevel: env.LOG_LEVEL ? parseLogLevel(env.LOG_LEVEL, 'LOG_LEVEL') : fromFile.logLevel,
     kafka: { ...fromFile.kafka, brokers: env.KAFKA_BROKERS || fromFile.kafka?.brokers },

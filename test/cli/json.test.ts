@@ -172,4 +172,27 @@ describe('--json output', () => {
       await holder.end()
     }
   })
+
+  test('relay --until-drained writes only JSON log lines, on stdout and stderr', async () => {
+    const run = await runPostbox(['--config', CONFIG, 'relay', '--until-drained', '--http-port', '0'], {
+      databaseUrl: db.url,
+      env: { PBTEST_TOPIC: topic, LOG_LEVEL: 'info' },
+      timeoutMs: 180_000,
+    })
+    assert.equal(run.code, 0, run.stderr)
+    const lines = `${run.stdout}${run.stderr}`.split('\n').filter((line) => line !== '')
+    const messages = lines.map((line) => {
+      assert.doesNotThrow(() => JSON.parse(line), `not a JSON line: ${line}`)
+      return (JSON.parse(line) as { msg?: string }).msg ?? ''
+    })
+    assert.ok(
+      messages.some((m) => /^serving \/metrics, \/healthz and \/readyz on port \d+$/.test(m)),
+      lines.join('\n'),
+    )
+    assert.ok(
+      messages.some((m) => / running \(schema postbox, brokers /.test(m)),
+      lines.join('\n'),
+    )
+    assert.ok(messages.includes('outbox drained'), lines.join('\n'))
+  })
 })
