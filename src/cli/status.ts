@@ -26,7 +26,7 @@ export function register(program: Command, run: CommandRuntime): void {
     .description(
       'backlog and oldest pending age per topic, parked rows, relays and their shards, and stall reasons',
     )
-    .option('--json', 'machine-readable output')
+    .option('--json', 'machine-readable output: one JSON document per line (see the README, "JSON output")')
     .option(
       '--stall-seconds <n>',
       'report rows waiting on an open transaction for at least this long',
