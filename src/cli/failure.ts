@@ -65,6 +65,9 @@ function dependencyOf(chain: readonly unknown[]): Dependency | undefined {
 /** The host (and port) a socket error names, as " at host:port", or "" when it names none. */
 function whereOf(chain: readonly unknown[]): string {
   for (const error of chain) {
+    // kafkajs names the broker as "host:port".
+    const broker = stringField(error, 'broker')
+    if (broker !== undefined) return ` at ${broker}`
     const host = stringField(error, 'hostname') ?? stringField(error, 'address') ?? stringField(error, 'host')
     if (host !== undefined) {
       const port = stringField(error, 'port')
@@ -82,7 +85,12 @@ function networkProblem(chain: readonly unknown[]): { what: string; check: strin
       return { what: 'its host name does not resolve (DNS)', check: 'the host name in' }
     if (code === 'ECONNREFUSED')
       return { what: 'the connection was refused', check: 'that the server runs, and the host and port in' }
-    if (code === 'ETIMEDOUT' || code === 'UND_ERR_CONNECT_TIMEOUT')
+    if (
+      code === 'ETIMEDOUT' ||
+      code === 'UND_ERR_CONNECT_TIMEOUT' ||
+      // pg's connectionTimeoutMillis, without a code.
+      (error instanceof Error && error.message === 'Connection terminated due to connection timeout')
+    )
       return {
         what: 'the connection timed out',
         check: 'the network path and firewall to the server, and the host and port in',
