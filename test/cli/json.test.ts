@@ -195,4 +195,15 @@ describe('--json output', () => {
     )
     assert.ok(messages.includes('outbox drained'), lines.join('\n'))
   })
+
+  test('a relay that cannot start says why in a JSON log line, exit 1', async () => {
+    const run = await runPostbox(['relay'], { databaseUrl: db.url, env: { LOG_LEVEL: 'info' } })
+    assert.equal(run.code, 1, run.stderr)
+    const lines = `${run.stdout}${run.stderr}`.split('\n').filter((line) => line !== '')
+    assert.equal(lines.length, 1, lines.join('\n'))
+    const line = JSON.parse(lines[0] ?? '') as { level: number; msg: string; exitCode: number }
+    assert.equal(line.level, 50, 'logged as an error')
+    assert.match(line.msg, /^no config file: pass --config <file>/)
+    assert.equal(line.exitCode, 1)
+  })
 })
