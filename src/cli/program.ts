@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander'
 import { resolveConnection } from '../config.js'
 import * as backfill from './backfill.js'
 import { explainFailure } from './failure.js'
+import * as grants from './grants.js'
 import type { CliIo } from './io.js'
 import * as migrate from './migrate.js'
 import * as parked from './parked.js'
@@ -24,7 +25,7 @@ export interface CliContext {
 const EXIT_USAGE = 2
 
 /** Every command, each registered the same way: `register(program, runtime)`. */
-const COMMANDS = [migrate, relay, status, parked, replay, purge, backfill, schemas]
+const COMMANDS = [migrate, relay, status, parked, replay, purge, backfill, schemas, grants]
 
 /** Runs the postbox command line; resolves to the process exit code. */
 export async function runCli(argv: readonly string[], ctx: CliContext): Promise<number> {
