@@ -109,8 +109,22 @@ export interface ConnectionConfig {
   readonly logLevel: LogLevel
 }
 
-/** Connection settings with their defaults; only what is set is checked (a command asks for the rest). */
+/** The forms pg connects with: a URL of these schemes (a Unix socket directory as `?host=/dir`). */
+const POSTGRES_URL = /^(postgres|postgresql|socket):\/\//i
+
+/**
+ * Connection settings with their defaults; only what is set is checked (a command asks for the rest).
+ * The CLI has already picked the database URL (--database-url, DATABASE_URL, the PG* variables, the
+ * config file: see src/cli/settings.ts).
+ */
 export function resolveConnection(settings: Omit<PostboxSettings, 'events'>): ConnectionConfig {
+  // pg would read "notaurl" as database "notaurl" on host "base" and fail on DNS; say what is wrong.
+  // The value is not echoed: a URL missing its scheme may still hold a password.
+  if (settings.databaseUrl && !POSTGRES_URL.test(settings.databaseUrl.trim()))
+    throw new ConfigError(
+      'the database URL is not a PostgreSQL URL: expected postgres://user:password@host:5432/database; ' +
+        'check DATABASE_URL (or -d/--database-url, databaseUrl in the config)',
+    )
   const schema = settings.schema ?? DEFAULT_SCHEMA
   quoteIdentifier(schema)
   const brokersSetting = settings.kafka?.brokers

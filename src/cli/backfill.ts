@@ -11,8 +11,9 @@ import {
   previewBackfill,
 } from '../ops/backfill.js'
 import { parsePositiveInt, parseRate } from './arguments.js'
-import { runBatchedOperation, stoppedField } from './batched-operation.js'
+import { runBatchedOperation } from './batched-operation.js'
 import { table } from './io.js'
+import { printJson } from './json-output.js'
 import type { CommandRuntime } from './runtime.js'
 import { USAGE_HINT, UsageError } from './usage-error.js'
 
@@ -57,7 +58,10 @@ export function register(program: Command, run: CommandRuntime): void {
     .option('--dry-run', 'print how many rows match and a sample as they would be published; change nothing')
     .option('--sample <n>', 'rows shown by --dry-run', parsePositiveInt, 5)
     .option('-y, --yes', 'do not ask for confirmation (required when stdin is not a terminal)')
-    .option('--json', 'machine-readable output')
+    .option(
+      '--json',
+      'machine-readable output: { "version", "dryRun", "matched", "enqueued", "batches", "stopped", "sample" }',
+    )
     .addHelpText(
       'after',
       `
@@ -89,6 +93,17 @@ Examples:
         }
         const sourceName = `${source.schema ?? 'public'}.${source.table}`
         let resumeAfter = opts.after
+        const outcomeDocument = (
+          matched: number,
+          outcome: { enqueued: number; batches: number; stopped: boolean },
+        ) => ({
+          dryRun: false,
+          matched,
+          enqueued: outcome.enqueued,
+          batches: outcome.batches,
+          stopped: outcome.stopped,
+          sample: [] as unknown[],
+        })
         return runBatchedOperation(run, {
           name: 'backfill',
           dryRun: opts.dryRun === true,
@@ -98,7 +113,16 @@ Examples:
           showDryRun: async (matched) => {
             const { sample } = await previewBackfill(selection, opts.sample)
             if (opts.json === true) {
-              run.io.out(JSON.stringify({ dryRun: true, matched, sample }, null, 2))
+              printJson(run.io, {
+                ...outcomeDocument(matched, { enqueued: 0, batches: 0, stopped: false }),
+                dryRun: true,
+                sample: sample.map((s) => ({
+                  sourceKey: s.sourceKey,
+                  key: 'key' in s ? s.key : null,
+                  value: 'value' in s ? s.value : null,
+                  error: 'error' in s ? s.error : null,
+                })),
+              })
             } else {
               run.io.out(
                 `dry run: ${matched} row(s) of ${sourceName} would be published as ${event.type} to ${event.topic}; nothing changed`,
@@ -118,12 +142,11 @@ Examples:
             }
             return sample.some((s) => 'error' in s) ? 1 : 0
           },
-          showNothingToDo: () =>
-            run.io.out(
-              opts.json === true
-                ? JSON.stringify({ matched: 0, enqueued: 0 })
-                : `no rows in ${sourceName} match: nothing to do`,
-            ),
+          showNothingToDo: () => {
+            if (opts.json === true)
+              printJson(run.io, outcomeDocument(0, { enqueued: 0, batches: 0, stopped: false }))
+            else run.io.out(`no rows in ${sourceName} match: nothing to do`)
+          },
           action: (matched) =>
             `publish ${matched} row(s) of ${sourceName} as ${event.type} to ${event.topic}`,
           run: async (signal, advance) => {
@@ -150,17 +173,13 @@ Examples:
               )
             }
           },
-          report: (matched, outcome) =>
-            run.io.out(
-              opts.json === true
-                ? JSON.stringify({
-                    matched,
-                    enqueued: outcome.enqueued,
-                    batches: outcome.batches,
-                    ...stoppedField(outcome),
-                  })
-                : `enqueued ${outcome.enqueued} row(s) of ${sourceName} as ${event.type} in ${outcome.batches} batch(es); the relay publishes them`,
-            ),
+          report: (matched, outcome) => {
+            if (opts.json === true) printJson(run.io, outcomeDocument(matched, outcome))
+            else
+              run.io.out(
+                `enqueued ${outcome.enqueued} row(s) of ${sourceName} as ${event.type} in ${outcome.batches} batch(es); the relay publishes them`,
+              )
+          },
           resumeHint: () => (resumeAfter === undefined ? 'the same command' : `--after ${resumeAfter}`),
         })
       }),

@@ -64,8 +64,3 @@ export async function runBatchedOperation<Outcome extends { stopped: boolean }>(
   )
   return SIGNAL_EXIT_CODE[heard]
 }
-
-/** `{ stopped: true }` in --json output when a signal stopped the run; nothing otherwise. */
-export function stoppedField(outcome: { stopped: boolean }): { stopped?: true } {
-  return outcome.stopped ? { stopped: true } : {}
-}

@@ -7,6 +7,7 @@ import { openDatabase } from '../db/pool.js'
 import { isRowId, parsePositiveInt } from './arguments.js'
 import { confirmAction } from './confirm.js'
 import { type CliIo, table } from './io.js'
+import { isoOrNull, printJson } from './json-output.js'
 import type { CommandRuntime } from './runtime.js'
 import { USAGE_HINT, UsageError } from './usage-error.js'
 
@@ -76,7 +77,7 @@ export function register(program: Command, run: CommandRuntime): void {
     .option('--topic <topic>', 'only rows of this topic')
     .option('--event-type <type>', 'only rows of this event type')
     .option('--limit <n>', 'show at most n rows', parsePositiveInt, 100)
-    .option('--json', 'machine-readable output: an array of rows with the full error text')
+    .option('--json', 'machine-readable output: { "version", "rows": [...] } with the full error text')
     .action(
       run.action(async (opts: ParkedFilter & { limit: number; json?: boolean }) => {
         const { db, q } = await session()
@@ -86,13 +87,17 @@ export function register(program: Command, run: CommandRuntime): void {
             run.io.err(`showing the first ${opts.limit} parked rows: raise --limit to see more`)
           }
           if (opts.json === true) {
-            run.io.out(
-              JSON.stringify(
-                rows.map((r) => ({ ...r, parked_at: r.parked_at?.toISOString() ?? null })),
-                null,
-                2,
-              ),
-            )
+            printJson(run.io, {
+              rows: rows.map((r) => ({
+                id: r.id,
+                eventType: r.event_type,
+                topic: r.topic,
+                key: r.key,
+                attempts: r.attempts,
+                parkedAt: isoOrNull(r.parked_at),
+                lastError: r.last_error,
+              })),
+            })
           } else if (rows.length === 0) {
             run.io.out('no parked rows')
           } else {
@@ -131,7 +136,7 @@ export function register(program: Command, run: CommandRuntime): void {
     .option('--topic <topic>', 'with --all: only rows of this topic')
     .option('--event-type <type>', 'with --all: only rows of this event type')
     .addOption(byOption())
-    .option('--json', 'machine-readable output: { "retried": [ids] }')
+    .option('--json', 'machine-readable output: { "version", "retried": [ids] }')
     .action(
       run.action(
         async (ids: string[], opts: ParkedFilter & { all?: boolean; by?: string; json?: boolean }) => {
@@ -153,7 +158,7 @@ export function register(program: Command, run: CommandRuntime): void {
             const complete =
               opts.all === true ||
               (await explainUnchanged(run.io, requested, retried, (m) => q.rowStatuses(db, m)))
-            if (opts.json === true) run.io.out(JSON.stringify({ retried }, null, 2))
+            if (opts.json === true) printJson(run.io, { retried })
             else run.io.out(`${retried.length} row(s) set back to pending${idList(retried)}`)
             return complete ? 0 : 1
           } finally {
@@ -177,7 +182,7 @@ export function register(program: Command, run: CommandRuntime): void {
     )
     .addOption(byOption())
     .option('-y, --yes', 'do not ask for confirmation (required when stdin is not a terminal)')
-    .option('--json', 'machine-readable output: { "skipped": [ids] }')
+    .option('--json', 'machine-readable output: { "version", "skipped": [ids] }')
     .action(
       run.action(
         async (ids: string[], opts: { reason: string; by?: string; yes?: boolean; json?: boolean }) => {
@@ -196,7 +201,7 @@ export function register(program: Command, run: CommandRuntime): void {
             const skipped = await q.skipParked(db, requested, opts.by ?? operatorName(), opts.reason)
             if (skipped.length > 0) await q.notifyRelays(db, channel)
             const complete = await explainUnchanged(run.io, requested, skipped, (m) => q.rowStatuses(db, m))
-            if (opts.json === true) run.io.out(JSON.stringify({ skipped }, null, 2))
+            if (opts.json === true) printJson(run.io, { skipped })
             else run.io.out(`${skipped.length} row(s) skipped${idList(skipped)}`)
             return complete ? 0 : 1
           } finally {

@@ -1,9 +1,8 @@
 import { Command, CommanderError } from 'commander'
 import { resolveConnection } from '../config.js'
-import { InvalidSettingsError } from '../config-schema.js'
-import { describeError, PostboxError } from '../errors.js'
 import { redact } from '../redact.js'
 import * as backfill from './backfill.js'
+import { explainFailure } from './failure.js'
 import * as grants from './grants.js'
 import type { CliIo } from './io.js'
 import * as migrate from './migrate.js'
@@ -13,9 +12,8 @@ import * as relay from './relay.js'
 import * as replay from './replay.js'
 import type { CommandRuntime, ShutdownSignal } from './runtime.js'
 import * as schemas from './schemas.js'
-import { type CliEnvironment, loadSettings } from './settings.js'
+import { type CliEnvironment, type GlobalOptions, loadSettings } from './settings.js'
 import * as status from './status.js'
-import { UsageError } from './usage-error.js'
 
 export interface CliContext {
   env: CliEnvironment
@@ -46,19 +44,19 @@ export async function runCli(argv: readonly string[], context: CliContext): Prom
     .name('postbox')
     .description(
       'Transactional outbox for PostgreSQL → Kafka.\n\n' +
-        'Connection settings come from the config file (postbox.config.ts|mjs|js exporting { events, ... })\n' +
-        'and the environment: DATABASE_URL (or libpq PG* variables and .pgpass), KAFKA_BROKERS,\n' +
-        'SCHEMA_REGISTRY_URL, POSTBOX_SCHEMA, LOG_LEVEL; KAFKA_SSL*, KAFKA_SASL_* and SCHEMA_REGISTRY_*\n' +
-        'for TLS and credentials (see the README, "Production connections").',
+        'Connection settings come from the config file (postbox.config.ts|mjs|js exporting { events, ... }),\n' +
+        'the options below and the environment (see the end of this help).',
     )
     .version(ctx.version, '-V, --version', 'print the postbox version')
     .option('-c, --config <file>', 'config file exporting the event catalog and settings')
+    .option('-d, --database-url <url>', 'PostgreSQL URL (overrides DATABASE_URL and the PG* variables)')
     .exitOverride()
     .configureOutput({ writeOut: (s) => ctx.io.out(s.trimEnd()), writeErr: (s) => ctx.io.err(s.trimEnd()) })
     .showHelpAfterError()
+    .configureHelp({ showGlobalOptions: true })
 
   const settings = (options: { requireEvents: boolean }) =>
-    loadSettings(ctx.env, program.opts<{ config?: string }>().config, options)
+    loadSettings(ctx.env, program.opts<GlobalOptions>(), options)
   const runtime: CommandRuntime = {
     io: ctx.io,
     settings,
@@ -71,6 +69,8 @@ export async function runCli(argv: readonly string[], context: CliContext): Prom
       },
   }
   for (const command of COMMANDS) command.register(program, runtime)
+  program.addHelpText('after', ENVIRONMENT_HELP)
+  addEnvironmentHelp(program)
 
   try {
     await program.parseAsync([...argv], { from: 'user' })
@@ -79,17 +79,33 @@ export async function runCli(argv: readonly string[], context: CliContext): Prom
     if (error instanceof CommanderError) {
       return error.exitCode === 0 ? 0 : EXIT_USAGE
     }
-    if (error instanceof UsageError) {
-      ctx.io.err(`postbox: ${error.message}`)
-      return EXIT_USAGE
-    }
-    // A malformed setting: nothing ran, like a usage error.
-    if (error instanceof InvalidSettingsError) {
-      ctx.io.err(`postbox: ${error.message} [${error.code}]`)
-      return EXIT_USAGE
-    }
-    const code = error instanceof PostboxError ? ` [${error.code}]` : ''
-    ctx.io.err(`postbox: ${describeError(error)}${code}`)
-    return 1
+    const failure = explainFailure(error)
+    ctx.io.err(`postbox: ${failure.message}`)
+    return failure.exitCode
+  }
+}
+
+/** Shown under every command's help: where settings come from besides the options. */
+const ENVIRONMENT_HELP = `
+Environment:
+  DATABASE_URL          PostgreSQL URL (postgres://user:password@host:5432/database)
+  PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE, PGSSLMODE, PGSSLROOTCERT, PGSSLCERT,
+  PGSSLKEY, PGPASSFILE  libpq variables (and .pgpass), used when neither --database-url nor
+                        DATABASE_URL is set
+  KAFKA_BROKERS         Kafka bootstrap brokers, comma-separated (host:9092,host2:9092)
+  SCHEMA_REGISTRY_URL   Confluent-compatible schema registry URL
+  POSTBOX_SCHEMA        PostgreSQL schema of the outbox tables (default postbox)
+  POSTBOX_CONFIG        config file, like --config
+  LOG_LEVEL             debug, info, warn, error or silent
+  KAFKA_SSL*, KAFKA_SASL_*, SCHEMA_REGISTRY_USERNAME|PASSWORD|TOKEN|CA|CERT|KEY
+                        TLS and credentials (README, "Production connections")
+The database URL is taken from the first that is set: --database-url, DATABASE_URL, the PG* variables,
+databaseUrl in the config file. The other variables override the config file.`
+
+/** Every subcommand's help shows the global options and the environment variables. */
+function addEnvironmentHelp(command: Command): void {
+  for (const sub of command.commands) {
+    sub.addHelpText('after', ENVIRONMENT_HELP)
+    addEnvironmentHelp(sub)
   }
 }

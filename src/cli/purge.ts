@@ -4,7 +4,8 @@ import { opsQueries, type PurgeableStatus } from '../db/ops-queries.js'
 import { openDatabase } from '../db/pool.js'
 import { runBatches } from '../ops/batches.js'
 import { parseDuration, parsePositiveInt } from './arguments.js'
-import { runBatchedOperation, stoppedField } from './batched-operation.js'
+import { runBatchedOperation } from './batched-operation.js'
+import { printJson } from './json-output.js'
 import type { CommandRuntime } from './runtime.js'
 import { USAGE_HINT, UsageError } from './usage-error.js'
 
@@ -38,7 +39,10 @@ export function register(program: Command, run: CommandRuntime): void {
     .option('--dry-run', 'print how many rows would go; change nothing')
     .option('--batch <n>', 'rows deleted per statement', parsePositiveInt, 1000)
     .option('-y, --yes', 'do not ask for confirmation (required when stdin is not a terminal)')
-    .option('--json', 'machine-readable output: { "matched", "deleted", "batches", "dryRun" }')
+    .option(
+      '--json',
+      'machine-readable output: { "version", "dryRun", "matched", "deleted", "batches", "stopped" }',
+    )
     .addHelpText(
       'after',
       `
@@ -59,6 +63,11 @@ Examples:
         const connection = await run.connection()
         const db = openDatabase(requireDatabaseUrl(connection), 'postbox purge', 1)
         const q = opsQueries(connection.schema)
+        const document = (
+          dryRun: boolean,
+          matched: number,
+          done = { rows: 0, batches: 0, stopped: false },
+        ) => ({ dryRun, matched, deleted: done.rows, batches: done.batches, stopped: done.stopped })
         const summary = (matched: number, dryRun: boolean) =>
           `${dryRun ? 'dry run: ' : ''}${matched} ${what} ${dryRun ? 'would be deleted; nothing changed' : 'to delete: nothing to do'}`
         try {
@@ -69,19 +78,14 @@ Examples:
             declined: 'nothing deleted',
             count: () => q.countPurgeable(db, statuses, before),
             showDryRun: async (matched) => {
-              run.io.out(
-                opts.json === true
-                  ? JSON.stringify({ matched, deleted: 0, batches: 0, dryRun: true })
-                  : summary(matched, true),
-              )
+              if (opts.json === true) printJson(run.io, document(true, matched))
+              else run.io.out(summary(matched, true))
               return 0
             },
-            showNothingToDo: () =>
-              run.io.out(
-                opts.json === true
-                  ? JSON.stringify({ matched: 0, deleted: 0, batches: 0, dryRun: false })
-                  : summary(0, false),
-              ),
+            showNothingToDo: () => {
+              if (opts.json === true) printJson(run.io, document(false, 0))
+              else run.io.out(summary(0, false))
+            },
             action: (matched) => `delete ${matched} ${what}`,
             run: (signal, advance) =>
               runBatches(
@@ -92,18 +96,10 @@ Examples:
                 },
                 advance,
               ),
-            report: (matched, { rows, batches, stopped }) =>
-              run.io.out(
-                opts.json === true
-                  ? JSON.stringify({
-                      matched,
-                      deleted: rows,
-                      batches,
-                      dryRun: false,
-                      ...stoppedField({ stopped }),
-                    })
-                  : `deleted ${rows} ${what} in ${batches} batch(es)`,
-              ),
+            report: (matched, { rows, batches, stopped }) => {
+              if (opts.json === true) printJson(run.io, document(false, matched, { rows, batches, stopped }))
+              else run.io.out(`deleted ${rows} ${what} in ${batches} batch(es)`)
+            },
             resumeHint: () => 'the same command (it deletes what is left)',
           })
         } finally {

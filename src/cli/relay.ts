@@ -3,11 +3,11 @@ import { type PostboxSettings, resolveConfig } from '../config.js'
 import { openDatabase } from '../db/pool.js'
 import { statusQueries } from '../db/status-queries.js'
 import { type RelayHttpServer, serveRelayHttp } from '../observe/http-server.js'
-import { createLogger } from '../observe/logger.js'
+import { createLogger, type Logger } from '../observe/logger.js'
 import { createRelayMetrics } from '../observe/metrics.js'
 import { Relay } from '../relay/relay.js'
 import { parsePort } from './arguments.js'
-import type { CliIo } from './io.js'
+import { explainFailure } from './failure.js'
 import type { CommandRuntime, ShutdownSignal } from './runtime.js'
 
 export function register(program: Command, run: CommandRuntime): void {
@@ -22,15 +22,24 @@ export function register(program: Command, run: CommandRuntime): void {
     )
     .action(
       run.action(async (opts: { untilDrained?: boolean; httpPort?: number }) => {
-        const loaded = await run.settings({ requireEvents: true })
-        const settings =
-          opts.httpPort === undefined
-            ? loaded
-            : { ...loaded, relay: { ...loaded.relay, httpPort: opts.httpPort } }
-        return relayUntilStopped(run.io, settings, {
-          untilDrained: opts.untilDrained === true,
-          onShutdownSignal: run.onShutdownSignal,
-        })
+        // Every line the relay writes is a JSON log line, its last words included (log shippers parse them).
+        let logger: Logger | null = null
+        try {
+          const loaded = await run.settings({ requireEvents: true })
+          logger = createLogger(loaded.logLevel ?? 'info')
+          const settings =
+            opts.httpPort === undefined
+              ? loaded
+              : { ...loaded, relay: { ...loaded.relay, httpPort: opts.httpPort } }
+          return await relayUntilStopped(logger, settings, {
+            untilDrained: opts.untilDrained === true,
+            onShutdownSignal: run.onShutdownSignal,
+          })
+        } catch (error) {
+          const failure = explainFailure(error)
+          ;(logger ?? createLogger('info')).error({ exitCode: failure.exitCode }, failure.message)
+          return failure.exitCode
+        }
       }),
     )
 }
@@ -41,12 +50,11 @@ interface RelayOptions {
 }
 
 async function relayUntilStopped(
-  io: CliIo,
+  logger: Logger,
   settings: PostboxSettings,
   options: RelayOptions,
 ): Promise<number> {
   const config = resolveConfig(settings)
-  const logger = createLogger(config.logLevel)
   const metrics = createRelayMetrics(config, { logger })
   const relay = new Relay(config, { logger, hooks: metrics.hooks })
   let http: RelayHttpServer | null = null
@@ -74,7 +82,7 @@ async function relayUntilStopped(
       await closeObservability()
       throw error
     }
-    io.err(`serving /metrics, /healthz and /readyz on port ${http.port}`)
+    logger.info({ port: http.port }, `serving /metrics, /healthz and /readyz on port ${http.port}`)
   }
   try {
     await relay.start()
@@ -82,7 +90,8 @@ async function relayUntilStopped(
     await closeObservability()
     throw error
   }
-  io.err(
+  logger.info(
+    { relayId: config.relay.id, schema: config.schema, brokers: config.kafka.brokers },
     `relay ${config.relay.id} running (schema ${config.schema}, brokers ${config.kafka.brokers.join(',')})`,
   )
   if (options.untilDrained) {
@@ -96,7 +105,7 @@ async function relayUntilStopped(
       await db.close()
     }
     await stop()
-    io.err('outbox drained')
+    logger.info({}, 'outbox drained')
     return 0
   }
   await shutdownSignal

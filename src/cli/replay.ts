@@ -6,8 +6,9 @@ import { openDatabase } from '../db/pool.js'
 import { newEventId } from '../event-id.js'
 import { runBatches } from '../ops/batches.js'
 import { parseInstant, parsePositiveInt, parseRate, parseRowId } from './arguments.js'
-import { runBatchedOperation, stoppedField } from './batched-operation.js'
+import { runBatchedOperation } from './batched-operation.js'
 import { table } from './io.js'
+import { printJson } from './json-output.js'
 import type { CommandRuntime } from './runtime.js'
 import { USAGE_HINT, UsageError } from './usage-error.js'
 
@@ -53,7 +54,10 @@ export function register(program: Command, run: CommandRuntime): void {
     .option('--batch <n>', 'rows copied per transaction', parsePositiveInt, 500)
     .option('--sample <n>', 'rows shown by --dry-run', parsePositiveInt, 10)
     .option('-y, --yes', 'do not ask for confirmation (required when stdin is not a terminal)')
-    .option('--json', 'machine-readable output')
+    .option(
+      '--json',
+      'machine-readable output: { "version", "dryRun", "matched", "queued", "upToId", "stopped", "sample" }',
+    )
     .addHelpText(
       'after',
       `
@@ -84,6 +88,14 @@ Examples:
           const newest = await q.maxOutboxId(db)
           const upTo = opts.toId !== undefined && BigInt(opts.toId) < BigInt(newest) ? opts.toId : newest
           let after = '0'
+          const outcomeDocument = (matched: number, queued: number, stopped: boolean) => ({
+            dryRun: false,
+            matched,
+            queued,
+            upToId: upTo,
+            stopped,
+            sample: [],
+          })
           return await runBatchedOperation(run, {
             name: 'replay',
             dryRun: opts.dryRun === true,
@@ -93,7 +105,22 @@ Examples:
             showDryRun: async (matched) => {
               const sample = await q.sampleReplayRows(db, selection, upTo, opts.sample)
               if (opts.json === true) {
-                run.io.out(JSON.stringify({ dryRun: true, matched, upToId: upTo, sample }, null, 2))
+                printJson(run.io, {
+                  dryRun: true,
+                  matched,
+                  queued: 0,
+                  upToId: upTo,
+                  stopped: false,
+                  sample: sample.map((r) => ({
+                    id: r.id,
+                    eventType: r.event_type,
+                    topic: r.topic,
+                    key: r.key,
+                    status: r.status,
+                    createdAt: r.created_at.toISOString(),
+                    tombstone: r.tombstone,
+                  })),
+                })
                 return 0
               }
               run.io.out(
@@ -117,12 +144,10 @@ Examples:
               }
               return 0
             },
-            showNothingToDo: () =>
-              run.io.out(
-                opts.json === true
-                  ? JSON.stringify({ matched: 0, queued: 0 })
-                  : 'no rows match: nothing replayed',
-              ),
+            showNothingToDo: () => {
+              if (opts.json === true) printJson(run.io, outcomeDocument(0, 0, false))
+              else run.io.out('no rows match: nothing replayed')
+            },
             action: (matched) => `replay ${matched} row(s)`,
             run: async (signal, advance) => {
               try {
@@ -148,12 +173,14 @@ Examples:
                 throw error
               }
             },
-            report: (matched, outcome) =>
-              run.io.out(
-                opts.json === true
-                  ? JSON.stringify({ matched, queued: outcome.rows, upToId: upTo, ...stoppedField(outcome) })
-                  : `queued ${outcome.rows} row(s) for publishing again (copies carry a replay-of header)`,
-              ),
+            report: (matched, outcome) => {
+              if (opts.json === true)
+                printJson(run.io, outcomeDocument(matched, outcome.rows, outcome.stopped))
+              else
+                run.io.out(
+                  `queued ${outcome.rows} row(s) for publishing again (copies carry a replay-of header)`,
+                )
+            },
             resumeHint: () => `--from-id ${BigInt(after) + 1n}`,
           })
         } finally {

@@ -8,6 +8,7 @@ import { type AvroCodec, compileSchema } from '../schema/codec.js'
 import { createRegistryClient, type RegistryClient } from '../schema/registry.js'
 import { COMPATIBILITY_FIX, compatibilityProblems } from './compatibility.js'
 import { table } from './io.js'
+import { printJson } from './json-output.js'
 import type { CommandRuntime } from './runtime.js'
 import { USAGE_HINT } from './usage-error.js'
 
@@ -113,7 +114,7 @@ export function register(program: Command, run: CommandRuntime): void {
         'nothing. Exit 0 when every subject is new, already registered or compatible; 1 when any is ' +
         'incompatible, with the reason and a fix on stderr.',
     )
-    .option('--json', 'machine-readable output: one entry per subject')
+    .option('--json', 'machine-readable output: { "version", "subjects": [one entry per subject] }')
     .addHelpText(
       'after',
       '\nExample (CI, before deploying a mapping change):\n  postbox schemas check --config postbox.config.ts',
@@ -133,7 +134,7 @@ export function register(program: Command, run: CommandRuntime): void {
         }
         const incompatible = results.filter((r) => r.status === 'incompatible')
         if (opts.json === true) {
-          run.io.out(JSON.stringify(results, null, 2))
+          printJson(run.io, { subjects: results })
         } else {
           run.io.out(
             table(
@@ -168,7 +169,7 @@ export function register(program: Command, run: CommandRuntime): void {
         'compatibility level first) and print subject → id and version. Registering a schema that is ' +
         'already there is a no-op.',
     )
-    .option('--json', 'machine-readable output: one entry per subject')
+    .option('--json', 'machine-readable output: { "version", "subjects": [one entry per subject] }')
     .addHelpText(
       'after',
       '\nExample (deploy step when relays run with autoRegister: false):\n  postbox schemas register',
@@ -202,7 +203,7 @@ export function register(program: Command, run: CommandRuntime): void {
         }
         const failed = results.filter((r) => r.error !== null)
         if (opts.json === true) {
-          run.io.out(JSON.stringify(results, null, 2))
+          printJson(run.io, { subjects: results })
         } else {
           for (const r of results) {
             if (r.error === null) run.io.out(`${r.subject} → id ${r.id}, version ${r.version ?? '?'}`)

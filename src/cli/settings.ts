@@ -4,6 +4,7 @@ import { pathToFileURL } from 'node:url'
 import type { PostboxSettings } from '../config.js'
 import { parseLogLevel, parseSettings } from '../config-schema.js'
 import { type ConnectionEnvironment, withConnectionEnvironment } from '../connect/environment.js'
+import { databaseUrlFromLibpq } from '../connect/libpq.js'
 import { ConfigError } from '../errors.js'
 
 /** The environment variables the CLI honours, read by bin/ and passed down. */
@@ -35,13 +36,23 @@ async function importConfig(path: string): Promise<unknown> {
   return import(url)
 }
 
-/** Loads and checks the config file (if any), then lays the environment's connection settings over it. */
+/** The global options every command takes. */
+export interface GlobalOptions {
+  config?: string
+  databaseUrl?: string
+}
+
+/**
+ * Loads and checks the config file (if any), then lays the command line's and the environment's
+ * connection settings over it. The database URL, first set wins: --database-url, DATABASE_URL,
+ * the libpq variables (PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE, PGSSLMODE), the config file.
+ */
 export async function loadSettings(
   env: CliEnvironment,
-  configPath: string | undefined,
+  global: GlobalOptions,
   options: { requireEvents: boolean },
 ): Promise<PostboxSettings> {
-  const explicit = configPath ?? env.POSTBOX_CONFIG
+  const explicit = global.config ?? env.POSTBOX_CONFIG
   const path = explicit === undefined ? DEFAULT_CONFIG_FILES.find((f) => existsSync(f)) : explicit
   let fromFile: PostboxSettings = { events: [] }
   if (path !== undefined) {
@@ -61,7 +72,8 @@ export async function loadSettings(
   return withConnectionEnvironment(
     {
       ...fromFile,
-      databaseUrl: env.DATABASE_URL || fromFile.databaseUrl,
+      databaseUrl:
+        global.databaseUrl || env.DATABASE_URL || databaseUrlFromLibpq(env) || fromFile.databaseUrl,
       schema: env.POSTBOX_SCHEMA || fromFile.schema,
       logLevel: env.LOG_LEVEL ? parseLogLevel(env.LOG_LEVEL, 'LOG_LEVEL') : fromFile.logLevel,
       kafka: { ...fromFile.kafka, brokers: env.KAFKA_BROKERS || fromFile.kafka?.brokers },

@@ -6,10 +6,13 @@ import { openDatabase } from '../db/pool.js'
 import { statusQueries } from '../db/status-queries.js'
 import { parseSeconds } from './arguments.js'
 import { type CliIo, formatSeconds, table } from './io.js'
+import { isoOrNull, printJson } from './json-output.js'
 import type { CommandRuntime, ShutdownSignal } from './runtime.js'
 
 interface StatusOptions {
   json: boolean
+  /** Show the blocking transaction's query text (it may hold another session's secrets). */
+  showQuery: boolean
   stallSeconds: number
   /** Repeat every `intervalMs` until a shutdown signal. */
   watch: boolean
@@ -23,21 +26,32 @@ export function register(program: Command, run: CommandRuntime): void {
     .description(
       'backlog and oldest pending age per topic, parked rows, relays and their shards, and stall reasons',
     )
-    .option('--json', 'machine-readable output')
+    .option('--json', 'machine-readable output: one JSON document per line (see the README, "JSON output")')
     .option(
       '--stall-seconds <n>',
       'report rows waiting on an open transaction for at least this long',
       parseSeconds({ min: 0 }),
       10,
     )
-    .option('--watch', 'repeat the report until Ctrl-C (SIGINT/SIGTERM)')
+    .option(
+      '--show-query',
+      "show the query text of the transaction rows wait on (off by default: it may hold another session's secrets)",
+    )
+    .option('--watch', 'repeat the report until Ctrl-C (SIGINT/SIGTERM); with --json, one document per line')
     .option('--interval <seconds>', 'seconds between reports with --watch', parseSeconds({ min: 0.1 }), 2)
     .action(
       run.action(
-        async (opts: { json?: boolean; stallSeconds: number; watch?: boolean; interval: number }) => {
+        async (opts: {
+          json?: boolean
+          showQuery?: boolean
+          stallSeconds: number
+          watch?: boolean
+          interval: number
+        }) => {
           const connection = await run.connection()
           return statusCommand(run.io, requireDatabaseUrl(connection), connection.schema, {
             json: opts.json === true,
+            showQuery: opts.showQuery === true,
             stallSeconds: opts.stallSeconds,
             watch: opts.watch === true,
             intervalMs: opts.interval * 1000,
@@ -85,7 +99,7 @@ async function statusReport(
   io: CliIo,
   databaseUrl: string,
   schema: string,
-  options: { json: boolean; stallSeconds: number },
+  options: { json: boolean; showQuery: boolean; stallSeconds: number },
 ): Promise<number> {
   const migrations = await migrationState(databaseUrl, schema)
   if (migrations.applied.length === 0) {
@@ -100,16 +114,39 @@ async function statusReport(
     const unsettled = await q.unsettled(db)
     const stalled = unsettled.rows > 0 && (unsettled.oldestSeconds ?? 0) >= options.stallSeconds
     const blocker = stalled ? await oldestOpenTransaction(db, unsettled.holderPid) : null
-    const report = {
-      topics,
-      relays,
-      waiting: stalled
-        ? { unsettledRows: unsettled.rows, oldestSeconds: unsettled.oldestSeconds, transaction: blocker }
-        : null,
-      pendingMigrations: migrations.pending,
-    }
+    const transaction =
+      blocker === null
+        ? null
+        : {
+            pid: blocker.pid,
+            state: blocker.state,
+            ageSeconds: blocker.age_seconds,
+            queryStart: isoOrNull(blocker.query_start),
+            applicationName: blocker.application_name,
+            query: options.showQuery ? blocker.query : null,
+          }
     if (options.json) {
-      io.out(JSON.stringify(report, null, 2))
+      printJson(io, {
+        at: new Date().toISOString(),
+        topics: topics.map((t) => ({
+          topic: t.topic,
+          pending: t.pending,
+          parked: t.parked,
+          oldestPendingSeconds: t.oldest_pending_seconds,
+          sentLastMinute: t.sent_last_minute,
+        })),
+        relays: relays.map((r) => ({
+          id: r.id,
+          host: r.host,
+          pid: r.pid,
+          heartbeatSecondsAgo: r.heartbeat_seconds_ago,
+          shards: r.shards,
+        })),
+        waiting: stalled
+          ? { unsettledRows: unsettled.rows, oldestSeconds: unsettled.oldestSeconds, transaction }
+          : null,
+        pendingMigrations: migrations.pending,
+      })
       return 0
     }
     io.out(
@@ -141,14 +178,16 @@ async function statusReport(
             ]),
           ),
     )
-    if (report.waiting !== null) {
-      const tx = blocker
+    if (stalled) {
+      const tx = transaction
       io.out('')
       io.out(
         `waiting: ${unsettled.rows} committed row(s) wait behind an open transaction` +
           (tx === null
             ? ''
-            : ` (pid ${tx.pid}, ${tx.state ?? 'unknown state'}, open ${formatSeconds(tx.age_seconds)}, query started ${tx.query_start?.toISOString() ?? '?'}: ${tx.query ?? ''})`),
+            : ` (pid ${tx.pid}, ${tx.state ?? 'unknown state'}, open ${formatSeconds(tx.ageSeconds)}, ` +
+              `query started ${tx.queryStart ?? '?'}` +
+              `${tx.query === null ? '; add --show-query for its query text' : `: ${tx.query}`})`),
       )
     }
     if (migrations.pending.length > 0)

@@ -128,18 +128,18 @@ describe('postbox parked list|retry|skip', () => {
 
     const json = await cli(topic, 'parked', 'list', '--topic', topic, '--json')
     assert.equal(json.code, 0, json.stderr)
-    const rows = JSON.parse(json.stdout) as Record<string, unknown>[]
+    const { rows } = JSON.parse(json.stdout) as { rows: Record<string, unknown>[] }
     assert.equal(rows.length, 1)
     assert.deepEqual(
-      { ...rows[0], parked_at: typeof rows[0]?.parked_at, last_error: typeof rows[0]?.last_error },
+      { ...rows[0], parkedAt: typeof rows[0]?.parkedAt, lastError: typeof rows[0]?.lastError },
       {
         id,
-        event_type: orderEvent(topic).type,
+        eventType: orderEvent(topic).type,
         topic,
         key: '7',
         attempts: 1,
-        parked_at: 'string',
-        last_error: 'string',
+        parkedAt: 'string',
+        lastError: 'string',
       },
     )
   })
@@ -175,7 +175,7 @@ describe('postbox parked list|retry|skip', () => {
 
     const result = await cli(topic, 'parked', 'retry', '--all', '--topic', topic, '--json')
     assert.equal(result.code, 0, result.stderr)
-    assert.deepEqual(JSON.parse(result.stdout), { retried: [id] })
+    assert.deepEqual(JSON.parse(result.stdout), { version: 1, retried: [id] })
 
     const published = await waitFor('both events of key 9', async () => {
       const records = await readTopic(topic)
@@ -285,7 +285,7 @@ describe('postbox parked list|retry|skip', () => {
       const json = await run('parked', 'list', '--limit', '3', '--json')
       assert.equal(json.code, 0, json.stderr)
       assert.deepEqual(
-        (JSON.parse(json.stdout) as { id: string }[]).map((r) => r.id),
+        (JSON.parse(json.stdout) as { rows: { id: string }[] }).rows.map((r) => r.id),
         ['9', '95', '1001'],
       )
       const text = await run('parked', 'list', '--limit', '3')

@@ -49,7 +49,14 @@ describe('postbox purge', () => {
   test('--sent --older-than 7d deletes only sent rows older than seven days, 1000 per statement, and says how many went', async () => {
     const result = await purge('--sent', '--older-than', '7d', '--yes', '--json')
     assert.equal(result.code, 0, result.stderr)
-    assert.deepEqual(JSON.parse(result.stdout), { matched: 2500, deleted: 2500, batches: 3, dryRun: false })
+    assert.deepEqual(JSON.parse(result.stdout), {
+      version: 1,
+      dryRun: false,
+      matched: 2500,
+      deleted: 2500,
+      batches: 3,
+      stopped: false,
+    })
     assert.deepEqual(await counts(), { parked: 3, pending: 4, sent: 5, skipped: 2 })
   })
 
@@ -67,7 +74,14 @@ describe('postbox purge', () => {
   test('--parked --skipped removes parked and skipped rows and never a pending one', async () => {
     const result = await purge('--parked', '--skipped', '--yes', '--json')
     assert.equal(result.code, 0, result.stderr)
-    assert.deepEqual(JSON.parse(result.stdout), { matched: 5, deleted: 5, batches: 1, dryRun: false })
+    assert.deepEqual(JSON.parse(result.stdout), {
+      version: 1,
+      dryRun: false,
+      matched: 5,
+      deleted: 5,
+      batches: 1,
+      stopped: false,
+    })
     assert.deepEqual(await counts(), { pending: 4, sent: 2505 })
   })
 

@@ -122,7 +122,15 @@ describe('postbox replay', () => {
     )
     const result = await replay('--key', '2', '--from-id', '5', '--yes', '--json')
     assert.equal(result.code, 0, result.stderr)
-    assert.deepEqual(JSON.parse(result.stdout), { matched: 3, queued: 3, upToId: pending.id })
+    assert.deepEqual(JSON.parse(result.stdout), {
+      version: 1,
+      dryRun: false,
+      matched: 3,
+      queued: 3,
+      upToId: pending.id,
+      stopped: false,
+      sample: [],
+    })
     relay = await startRelay(db.url, [OrderChanged])
 
     const records = await waitFor('key 2 replayed', async () => {

@@ -42,9 +42,10 @@ describe('postbox schemas check|register', () => {
 
     const again = await schemas(topic, ['register', '--json'])
     assert.equal(again.code, 0, again.stderr)
-    assert.deepEqual(JSON.parse(again.stdout), [
-      { subject: `${topic}-value`, id: latest.id, version: 1, error: null },
-    ])
+    assert.deepEqual(JSON.parse(again.stdout), {
+      version: 1,
+      subjects: [{ subject: `${topic}-value`, id: latest.id, version: 1, error: null }],
+    })
   })
 
   test('check passes a subject that is not in the registry yet', async () => {
@@ -63,7 +64,9 @@ describe('postbox schemas check|register', () => {
       withFields({ name: 'currency', type: 'string', default: 'EUR' }),
     )
     assert.equal(result.code, 0, result.stderr)
-    const [report] = JSON.parse(result.stdout) as { subject: string; status: string; problems: string[] }[]
+    const {
+      subjects: [report],
+    } = JSON.parse(result.stdout) as { subjects: { subject: string; status: string; problems: string[] }[] }
     assert.equal(report?.subject, `${topic}-value`)
     assert.equal(report?.status, 'compatible')
     assert.deepEqual(report?.problems, [])

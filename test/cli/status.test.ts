@@ -31,12 +31,12 @@ describe('postbox status', () => {
     const run = await runPostbox(['status', '--json'], { databaseUrl: db.url })
     assert.equal(run.code, 0, run.stderr)
     const report = JSON.parse(run.stdout) as {
-      topics: { topic: string; pending: number; oldest_pending_seconds: number }[]
+      topics: { topic: string; pending: number; oldestPendingSeconds: number }[]
       relays: unknown[]
     }
     const row = report.topics.find((t) => t.topic === topic)
     assert.equal(row?.pending, 3)
-    assert.ok((row?.oldest_pending_seconds ?? -1) >= 0)
+    assert.ok((row?.oldestPendingSeconds ?? -1) >= 0)
     assert.deepEqual(report.relays, [])
 
     const text = await runPostbox(['status'], { databaseUrl: db.url })

@@ -208,7 +208,7 @@ describe('postbox grants: an owner, an enqueue-only application role and a relay
     const list = await cli(roles.relay, 'parked', 'list', '--json')
     assert.equal(list.code, 0, list.stderr)
     assert.deepEqual(
-      (JSON.parse(list.stdout) as { id: string }[]).map((r) => r.id),
+      (JSON.parse(list.stdout) as { rows: { id: string }[] }).rows.map((r) => r.id),
       [badId],
     )
     const retry = await cli(roles.relay, 'parked', 'retry', badId)

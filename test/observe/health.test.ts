@@ -122,7 +122,8 @@ describe('/healthz and /readyz tell an orchestrator whether the relay lives and 
           DATABASE_URL: db.url,
           KAFKA_BROKERS: stack.brokers.join(','),
           SCHEMA_REGISTRY_URL: stack.registryUrl,
-          LOG_LEVEL: 'warn',
+          // The port line is an info log line.
+          LOG_LEVEL: 'info',
         },
         stdio: ['ignore', 'ignore', 'pipe'],
       },
