@@ -50,6 +50,8 @@ export interface RelaySettings {
   stallWarningMs?: number
   /** HTTP port for /metrics, /healthz, /readyz (default off). */
   httpPort?: number | null
+  /** Interface the HTTP port listens on (default 127.0.0.1, loopback only; "0.0.0.0" in a container). */
+  httpHost?: string
   /**
    * at-least-once (default): an idempotent producer; a crash can re-publish one batch.
    * exactly-once: a Kafka transaction per shard and batch; read_committed consumers see each row once.
@@ -193,6 +195,7 @@ export function resolveConfig(settings: PostboxSettings, source = 'the settings'
       backoff: Object.freeze({ initialMs, maxMs }),
       stallWarningMs: r.stallWarningMs ?? 10_000,
       httpPort: r.httpPort ?? null,
+      httpHost: r.httpHost ?? '127.0.0.1',
       delivery: r.delivery ?? 'at-least-once',
       transactionalIdPrefix,
       retention: resolveRetention(r.retention),

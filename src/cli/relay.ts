@@ -20,13 +20,21 @@ export function register(program: Command, run: CommandRuntime): void {
       'serve /metrics, /healthz and /readyz on this port (overrides relay.httpPort)',
       parsePort,
     )
+    .option(
+      '--http-host <host>',
+      'interface the HTTP port listens on (overrides relay.httpHost; default 127.0.0.1, 0.0.0.0 for all)',
+    )
     .action(
-      run.action(async (opts: { untilDrained?: boolean; httpPort?: number }) => {
+      run.action(async (opts: { untilDrained?: boolean; httpPort?: number; httpHost?: string }) => {
         const loaded = await run.settings({ requireEvents: true })
-        const settings =
-          opts.httpPort === undefined
-            ? loaded
-            : { ...loaded, relay: { ...loaded.relay, httpPort: opts.httpPort } }
+        const settings = {
+          ...loaded,
+          relay: {
+            ...loaded.relay,
+            ...(opts.httpPort === undefined ? {} : { httpPort: opts.httpPort }),
+            ...(opts.httpHost === undefined ? {} : { httpHost: opts.httpHost }),
+          },
+        }
         return relayUntilStopped(run.io, settings, {
           untilDrained: opts.untilDrained === true,
           onShutdownSignal: run.onShutdownSignal,
@@ -69,12 +77,16 @@ async function relayUntilStopped(
   // Served before start-up finishes, so /readyz can say why a relay waiting on Kafka or the registry is not ready.
   if (config.relay.httpPort !== null) {
     try {
-      http = await serveRelayHttp(relay, metrics, { port: config.relay.httpPort, logger })
+      http = await serveRelayHttp(relay, metrics, {
+        port: config.relay.httpPort,
+        host: config.relay.httpHost,
+        logger,
+      })
     } catch (error) {
       await closeObservability()
       throw error
     }
-    io.err(`serving /metrics, /healthz and /readyz on port ${http.port}`)
+    io.err(`serving /metrics, /healthz and /readyz on port ${http.port} (${http.url})`)
   }
   try {
     await relay.start()
