@@ -7,7 +7,7 @@ import { type Logger, silentLogger } from '../../src/observe/logger.js'
 import { createRelayMetrics, Relay, resolveConfig, serveRelayHttp } from '../../src/relay-api.js'
 import { type OrderRow, orderEvent } from '../support/events.js'
 import { httpGet, sampleValue } from '../support/prometheus.js'
-import { outboxFor, relaySettings } from '../support/relay.js'
+import { outboxFor, relaySettings, startRelay } from '../support/relay.js'
 import { createMigratedDatabase, stack, uniqueName, waitFor } from '../support/stack.js'
 
 describe('/healthz and /readyz tell an orchestrator whether the relay lives and publishes', () => {
@@ -243,6 +243,54 @@ describe('/healthz and /readyz tell an orchestrator whether the relay lives and 
     }
     const [code] = await exited
     assert.equal(code, 0, output.stderr)
+  })
+})
+
+describe('Relay.stop()', () => {
+  test('closes every connection of the relay before it resolves: none is left in pg_stat_activity', async () => {
+    const db = await createMigratedDatabase('pbstop')
+    const database = new URL(db.url).pathname.slice(1)
+    // Connected up front, so the check runs the moment stop() resolves.
+    const probe = new pg.Client({ connectionString: stack.databaseUrl })
+    await probe.connect()
+    const backendsOf = async (relayId: string) =>
+      (
+        await probe.query<{ application_name: string }>(
+          `select application_name from pg_stat_activity
+           where datname = $1 and (application_name like $2 or application_name = 'postbox-listen')
+           order by application_name`,
+          [database, `postbox-relay ${relayId}%`],
+        )
+      ).rows.map((r) => r.application_name)
+    try {
+      const OrderChanged = orderEvent(uniqueName('health.stop'))
+      const relayId = uniqueName('stopping')
+      const relay = await startRelay(db.url, [OrderChanged], { id: relayId, minPollIntervalMs: 1 })
+      const outbox = outboxFor([OrderChanged])
+      const writer = new pg.Client({ connectionString: db.url })
+      await writer.connect()
+      try {
+        for (let id = 1; id <= 20; id++) {
+          await writer.query('begin')
+          await outbox.enqueue(writer, OrderChanged, { id, customer: 'c', total_cents: 1, status: 'new' })
+          await writer.query('commit')
+        }
+      } finally {
+        await writer.end()
+      }
+      const working = await waitFor('the relay and its LISTEN connection', async () => {
+        const names = await backendsOf(relayId)
+        return names.includes('postbox-listen') && names.includes(`postbox-relay ${relayId}`)
+          ? names
+          : undefined
+      })
+      assert.ok(working.length >= 2)
+      await relay.stop()
+      assert.deepEqual(await backendsOf(relayId), [])
+    } finally {
+      await probe.end()
+      await db.drop()
+    }
   })
 })
 
