@@ -116,3 +116,18 @@ export async function oldestOpenTransaction(
   )
   return row ?? null
 }
+
+/**
+ * The Postgres cluster and database the connection reaches. `system_identifier` is set by initdb
+ * and names the cluster; pg_control_system() is executable by every role unless an administrator
+ * revoked it (then this fails with insufficient_privilege).
+ */
+export async function clusterIdentity(
+  db: SqlExecutor,
+): Promise<{ systemIdentifier: string; database: string } | null> {
+  const [row] = await db.query<{ system_identifier: string; database: string }>(
+    'select system_identifier::text as system_identifier, current_database() as database from pg_control_system()',
+    [],
+  )
+  return row === undefined ? null : { systemIdentifier: row.system_identifier, database: row.database }
+}

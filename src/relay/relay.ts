@@ -25,6 +25,7 @@ import {
 import { AtLeastOncePublisher, type Encoded, type Publisher, type PublishOutcome } from './publishers.js'
 import { type ScheduledJob, scheduleRetention } from './schedule.js'
 import { type StallReason, StallWatch } from './stall.js'
+import { resolveTransactionalIdPrefix } from './transactional-id.js'
 import { Wakeup } from './wakeup.js'
 
 export type { StallReason }
@@ -192,7 +193,8 @@ export class Relay {
 
   private async createPublisher(): Promise<Publisher> {
     if (this.config.relay.delivery !== 'exactly-once') return new AtLeastOncePublisher(this.kafka.producer())
-    const prefix = this.config.relay.transactionalIdPrefix
+    const prefix = await resolveTransactionalIdPrefix(this.config, this.db, this.queries)
+    this.logger.info({ transactionalIdPrefix: prefix }, 'exactly-once: transactional ids <prefix>.<shard>')
     await this.kafka.ensureTopics([
       { topic: `${prefix}.progress`, cleanupPolicy: 'compact', partitions: await this.leases.shardTotal() },
     ])
