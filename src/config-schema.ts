@@ -44,6 +44,7 @@ const relaySchema = z.strictObject({
   backoff: z.strictObject({ initialMs: positiveInt.optional(), maxMs: positiveInt.optional() }).optional(),
   stallWarningMs: positiveInt.optional(),
   httpPort: port.nullable().optional(),
+  httpHost: z.string().min(1, 'expected a host name or IP address to listen on').optional(),
   delivery: z.enum(['at-least-once', 'exactly-once']).optional(),
   retention: z
     .strictObject({

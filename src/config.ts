@@ -63,6 +63,8 @@ export interface RelaySettings {
   stallWarningMs?: number
   /** HTTP port for /metrics, /healthz, /readyz (default off). */
   httpPort?: number | null
+  /** Interface the HTTP port listens on (default 127.0.0.1, loopback only; "0.0.0.0" in a container). */
+  httpHost?: string
   /**
    * at-least-once (default): an idempotent producer; a crash can re-publish one batch.
    * exactly-once: a Kafka transaction per shard and batch; read_committed consumers see each row once.
@@ -73,7 +75,10 @@ export interface RelaySettings {
    * (default every 10 minutes), in batches; one relay at a time runs it. Off by default.
    */
   retention?: { sentOlderThan: string; schedule?: string; batchSize?: number } | null
-  /** exactly-once: transactional ids are `<prefix>.<shard>` (default `postbox.<database>.<schema>`). */
+  /**
+   * exactly-once: transactional ids are `<prefix>.<shard>`, the progress topic `<prefix>.progress`.
+   * Default `postbox.<Postgres system identifier>.<database>.<schema>`, read by the relay at start-up.
+   */
   transactionalIdPrefix?: string
 }
 
@@ -88,8 +93,12 @@ export interface ResolvedConfig {
   readonly registry: RegistryConnection
   readonly schema: string
   readonly logLevel: LogLevel
-  readonly relay: Readonly<Required<Omit<RelaySettings, 'backoff' | 'httpPort' | 'retention'>>> & {
+  readonly relay: Readonly<
+    Required<Omit<RelaySettings, 'backoff' | 'httpPort' | 'retention' | 'transactionalIdPrefix'>>
+  > & {
     readonly backoff: { readonly initialMs: number; readonly maxMs: number }
+    /** null: the relay derives it from the Postgres cluster at start-up (src/relay/transactional-id.ts). */
+    readonly transactionalIdPrefix: string | null
     readonly httpPort: number | null
     readonly retention: {
       readonly sentOlderThanMs: number
@@ -174,14 +183,6 @@ function resolveRetention(retention: RelaySettings['retention']) {
   })
 }
 
-function databaseName(url: string): string {
-  try {
-    return decodeURIComponent(new URL(url).pathname.replace(/^\//, '')) || 'postgres'
-  } catch {
-    return 'postgres'
-  }
-}
-
 /** Validates settings once, fills documented defaults, and freezes the result. */
 export function resolveConfig(settings: PostboxSettings, source = 'the settings'): ResolvedConfig {
   parseSettings(settings, source)
@@ -198,12 +199,6 @@ export function resolveConfig(settings: PostboxSettings, source = 'the settings'
   const maxMs = r.backoff?.maxMs ?? 10_000
   if (maxMs < initialMs) throw new ConfigError('relay.backoff.maxMs must be at least relay.backoff.initialMs')
   const databaseUrl = requireDatabaseUrl(connection)
-  const transactionalIdPrefix = r.transactionalIdPrefix ?? `postbox.${databaseName(databaseUrl)}.${schema}`
-  if (!/^[a-zA-Z0-9._-]{1,200}$/.test(transactionalIdPrefix)) {
-    throw new ConfigError(
-      `relay.transactionalIdPrefix "${transactionalIdPrefix}" may use only letters, digits, . _ - (it names a topic)`,
-    )
-  }
   const config: ResolvedConfig = {
     catalog: createCatalog(settings.events as readonly AnyEventDefinition[]),
     databaseUrl,
@@ -230,8 +225,10 @@ export function resolveConfig(settings: PostboxSettings, source = 'the settings'
       backoff: Object.freeze({ initialMs, maxMs }),
       stallWarningMs: r.stallWarningMs ?? 10_000,
       httpPort: r.httpPort ?? null,
+      httpHost: r.httpHost ?? '127.0.0.1',
       delivery: r.delivery ?? 'at-least-once',
-      transactionalIdPrefix,
+      // parseSettings has checked an explicit one; the default needs the database (the relay reads it).
+      transactionalIdPrefix: r.transactionalIdPrefix ?? null,
       retention: resolveRetention(r.retention),
     }),
   }

@@ -20,17 +20,25 @@ export function register(program: Command, run: CommandRuntime): void {
       'serve /metrics, /healthz and /readyz on this port (overrides relay.httpPort)',
       parsePort,
     )
+    .option(
+      '--http-host <host>',
+      'interface the HTTP port listens on (overrides relay.httpHost; default 127.0.0.1, 0.0.0.0 for all)',
+    )
     .action(
-      run.action(async (opts: { untilDrained?: boolean; httpPort?: number }) => {
+      run.action(async (opts: { untilDrained?: boolean; httpPort?: number; httpHost?: string }) => {
         // Every line the relay writes is a JSON log line, its last words included (log shippers parse them).
         let logger: Logger | null = null
         try {
           const loaded = await run.settings({ requireEvents: true })
           logger = createLogger(loaded.logLevel ?? 'info')
-          const settings =
-            opts.httpPort === undefined
-              ? loaded
-              : { ...loaded, relay: { ...loaded.relay, httpPort: opts.httpPort } }
+          const settings = {
+            ...loaded,
+            relay: {
+              ...loaded.relay,
+              ...(opts.httpPort === undefined ? {} : { httpPort: opts.httpPort }),
+              ...(opts.httpHost === undefined ? {} : { httpHost: opts.httpHost }),
+            },
+          }
           return await relayUntilStopped(logger, settings, {
             untilDrained: opts.untilDrained === true,
             onShutdownSignal: run.onShutdownSignal,
@@ -77,12 +85,19 @@ async function relayUntilStopped(
   // Served before start-up finishes, so /readyz can say why a relay waiting on Kafka or the registry is not ready.
   if (config.relay.httpPort !== null) {
     try {
-      http = await serveRelayHttp(relay, metrics, { port: config.relay.httpPort, logger })
+      http = await serveRelayHttp(relay, metrics, {
+        port: config.relay.httpPort,
+        host: config.relay.httpHost,
+        logger,
+      })
     } catch (error) {
       await closeObservability()
       throw error
     }
-    logger.info({ port: http.port }, `serving /metrics, /healthz and /readyz on port ${http.port}`)
+    logger.info(
+      { port: http.port, url: http.url },
+      `serving /metrics, /healthz and /readyz on port ${http.port} (${http.url})`,
+    )
   }
   try {
     await relay.start()

@@ -113,7 +113,9 @@ async function statusReport(
     const relays = await q.relays(db)
     const unsettled = await q.unsettled(db)
     const stalled = unsettled.rows > 0 && (unsettled.oldestSeconds ?? 0) >= options.stallSeconds
-    const blocker = stalled ? await oldestOpenTransaction(db, unsettled.holderPid) : null
+    const blocker = stalled
+      ? await oldestOpenTransaction(db, unsettled.holderPid, { withQuery: options.showQuery })
+      : null
     const transaction =
       blocker === null
         ? null

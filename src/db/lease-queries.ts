@@ -83,26 +83,51 @@ export function leaseQueries(schemaName: string) {
 
 export type LeaseQueries = ReturnType<typeof leaseQueries>
 
+/** The open transaction that holds the horizon, as `oldestOpenTransaction` reports it. */
+export interface OpenTransaction {
+  pid: number
+  state: string | null
+  age_seconds: number
+  query_start: Date | null
+  /** The first 200 characters of its last statement, only when asked for (it may carry secrets). */
+  query: string | null
+  application_name: string | null
+}
+
 /**
  * The open transaction that holds the horizon, so the relay can say what it waits for: the given
  * backend (the horizon's holder), or else the oldest transaction with an xid in the cluster.
+ * Its last statement's text is another session's SQL and may carry a password or personal data:
+ * it is read only with `withQuery` (an operator's explicit request), else `query` is null.
  */
-export async function oldestOpenTransaction(db: SqlExecutor, holderPid: number | null = null) {
-  const [row] = await db.query<{
-    pid: number
-    state: string | null
-    age_seconds: number
-    query_start: Date | null
-    query: string | null
-    application_name: string | null
-  }>(
+export async function oldestOpenTransaction(
+  db: SqlExecutor,
+  holderPid: number | null = null,
+  options: { withQuery?: boolean } = {},
+): Promise<OpenTransaction | null> {
+  const [row] = await db.query<OpenTransaction>(
     `select pid, state, extract(epoch from now() - xact_start)::float8 as age_seconds, query_start,
-            left(query, 200) as query, application_name
+            case when $2::boolean then left(query, 200) end as query, application_name
      from pg_stat_activity
      where pid <> pg_backend_pid() and (pid = $1::int or ($1::int is null and backend_xid is not null))
      order by age(backend_xid) desc
      limit 1`,
-    [holderPid],
+    [holderPid, options.withQuery === true],
   )
   return row ?? null
+}
+
+/**
+ * The Postgres cluster and database the connection reaches. `system_identifier` is set by initdb
+ * and names the cluster; pg_control_system() is executable by every role unless an administrator
+ * revoked it (then this fails with insufficient_privilege).
+ */
+export async function clusterIdentity(
+  db: SqlExecutor,
+): Promise<{ systemIdentifier: string; database: string } | null> {
+  const [row] = await db.query<{ system_identifier: string; database: string }>(
+    'select system_identifier::text as system_identifier, current_database() as database from pg_control_system()',
+    [],
+  )
+  return row === undefined ? null : { systemIdentifier: row.system_identifier, database: row.database }
 }

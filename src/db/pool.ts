@@ -30,10 +30,24 @@ export function openDatabase(
   })
   // An idle client losing its connection must not crash the process; the next query reconnects.
   pool.on('error', () => {})
+  // pool.end() resolves once it has asked each connection to end, not once they have: close()
+  // waits for every socket to close, so no backend of ours outlives it (a DROP DATABASE … FORCE
+  // right after would otherwise terminate it, and a caller counting sessions would still see it).
+  const connections = new Set<Promise<void>>()
+  pool.on('connect', (client) => {
+    const ended: Promise<void> = new Promise<void>((resolve) => client.once('end', resolve)).then(() => {
+      connections.delete(ended)
+    })
+    connections.add(ended)
+  })
   return {
     query: <Row>(text: string, values: readonly unknown[]) =>
       classified(async () => (await pool.query(text, values as unknown[])).rows as Row[]),
-    close: () => classified(() => pool.end()),
+    close: () =>
+      classified(async () => {
+        await pool.end()
+        await Promise.all(connections)
+      }),
   }
 }
 

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { describeError } from '../errors.js'
+import { ConfigError, describeError } from '../errors.js'
 import { redact } from '../redact.js'
 import type { RelayHealth } from '../relay/relay.js'
 import { type Logger, silentLogger } from './logger.js'
@@ -17,7 +17,10 @@ export interface RelayHttpServer {
 export interface RelayHttpOptions {
   /** TCP port; 0 picks a free one. */
   port: number
-  /** Interface to bind (default all interfaces, as a container needs). */
+  /**
+   * Interface to bind (default 127.0.0.1: the endpoints describe the database, so they are not
+   * exposed beyond the machine unless asked; a container sets "0.0.0.0").
+   */
   host?: string
   logger?: Logger
 }
@@ -43,6 +46,7 @@ export async function serveRelayHttp(
   options: RelayHttpOptions,
 ): Promise<RelayHttpServer> {
   const logger = options.logger ?? silentLogger
+  const host = options.host ?? '127.0.0.1'
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -80,16 +84,22 @@ export async function serveRelayHttp(
     })
   })
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(options.port, options.host, () => {
-      server.off('error', reject)
+    const refuse = (error: Error) =>
+      reject(
+        new ConfigError(
+          `cannot serve /metrics, /healthz and /readyz on ${host} port ${options.port}: ${error.message} (check relay.httpHost / --http-host and relay.httpPort / --http-port)`,
+          { cause: error },
+        ),
+      )
+    server.once('error', refuse)
+    server.listen(options.port, host, () => {
+      server.off('error', refuse)
       resolve()
     })
   })
   server.on('error', (error) => logger.warn({ err: describeError(error) }, 'http server error'))
   const { port } = server.address() as AddressInfo
-  const host = options.host ?? '127.0.0.1'
-  logger.info({ port }, 'serving /metrics, /healthz and /readyz')
+  logger.info({ host, port }, 'serving /metrics, /healthz and /readyz')
 
   let closing: Promise<void> | null = null
   return {

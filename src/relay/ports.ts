@@ -1,5 +1,5 @@
 import type { SqlExecutor } from '../db/executor.js'
-import { leaseQueries, oldestOpenTransaction } from '../db/lease-queries.js'
+import { clusterIdentity, leaseQueries, oldestOpenTransaction } from '../db/lease-queries.js'
 import { outboxQueries } from '../db/outbox-queries.js'
 import { progressQueries } from '../db/progress-queries.js'
 import type { RegistryClient } from '../schema/registry.js'
@@ -26,6 +26,7 @@ export interface RelayQueries {
   leases: ReturnType<typeof leaseQueries>
   progress: ReturnType<typeof progressQueries>
   oldestOpenTransaction: typeof oldestOpenTransaction
+  clusterIdentity: typeof clusterIdentity
 }
 
 export function relayQueries(schema: string): RelayQueries {
@@ -34,6 +35,7 @@ export function relayQueries(schema: string): RelayQueries {
     leases: leaseQueries(schema),
     progress: progressQueries(schema),
     oldestOpenTransaction,
+    clusterIdentity,
   }
 }
 

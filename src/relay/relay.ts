@@ -25,6 +25,7 @@ import {
 import { AtLeastOncePublisher, type Encoded, type Publisher, type PublishOutcome } from './publishers.js'
 import { type ScheduledJob, scheduleRetention } from './schedule.js'
 import { type StallReason, StallWatch } from './stall.js'
+import { resolveTransactionalIdPrefix } from './transactional-id.js'
 import { Wakeup } from './wakeup.js'
 
 export type { StallReason }
@@ -122,8 +123,8 @@ export class Relay {
     if (this.running) return
     this.running = true
     await this.retrying('start-up', () => this.prepare(), { fatalStops: true })
+    if (this.running && this.config.relay.listen) await this.startListening()
     if (!this.running) return
-    if (this.config.relay.listen) await this.startListening()
     const retention = this.config.relay.retention
     if (retention !== null) {
       this.retention = scheduleRetention(
@@ -137,7 +138,7 @@ export class Relay {
   /** Finishes the batch in flight, marks it, releases the leases and closes connections. Idempotent. */
   async stop(): Promise<void> {
     this.running = false
-    this.retention?.stop()
+    await this.retention?.stop()
     this.retention = null
     this.wakeup.notify()
     await this.loop
@@ -192,7 +193,8 @@ export class Relay {
 
   private async createPublisher(): Promise<Publisher> {
     if (this.config.relay.delivery !== 'exactly-once') return new AtLeastOncePublisher(this.kafka.producer())
-    const prefix = this.config.relay.transactionalIdPrefix
+    const prefix = await resolveTransactionalIdPrefix(this.config, this.db, this.queries)
+    this.logger.info({ transactionalIdPrefix: prefix }, 'exactly-once: transactional ids <prefix>.<shard>')
     await this.kafka.ensureTopics([
       { topic: `${prefix}.progress`, cleanupPolicy: 'compact', partitions: await this.leases.shardTotal() },
     ])
@@ -208,7 +210,7 @@ export class Relay {
 
   private async startListening(): Promise<void> {
     try {
-      this.listener = await this.db.listen(
+      const listener = await this.db.listen(
         notifyChannel(this.config.schema),
         () => this.wakeup.notify(),
         (error) => {
@@ -217,6 +219,9 @@ export class Relay {
           this.listener = null
         },
       )
+      // stop() may have run meanwhile: then nothing else would close this connection.
+      if (this.running) this.listener = listener
+      else await listener.close()
     } catch (error) {
       this.logger.warn({ err: describeError(error) }, 'LISTEN failed; polling only')
     }

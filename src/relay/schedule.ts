@@ -16,7 +16,8 @@ export interface RetentionPlan {
 }
 
 export interface ScheduledJob {
-  stop(): void
+  /** Stops the schedule and waits for a run in progress, so none of its connections outlives it. */
+  stop(): Promise<void>
 }
 
 /**
@@ -40,15 +41,27 @@ export function scheduleRetention(plan: RetentionPlan, logger: Logger): Schedule
       ),
     )
   }
+  let running: Promise<void> | null = null
   const task = cron.schedule(
     plan.schedule,
-    () =>
-      run().catch((error) =>
-        logger.warn({ err: describeError(error) }, 'retention run failed; next tick retries'),
-      ),
+    () => {
+      running = run()
+        .catch((error) =>
+          logger.warn({ err: describeError(error) }, 'retention run failed; next tick retries'),
+        )
+        .finally(() => {
+          running = null
+        })
+      return running
+    },
     { noOverlap: true, name: `postbox-retention-${plan.schema}` },
   )
-  return { stop: () => void task.stop() }
+  return {
+    stop: async () => {
+      await task.stop()
+      await running
+    },
+  }
 }
 
 export function isValidSchedule(expression: string): boolean {

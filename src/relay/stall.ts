@@ -2,7 +2,11 @@ import type { SqlExecutor } from '../db/executor.js'
 import type { Logger } from '../observe/logger.js'
 import type { Clock, RelayQueries } from './ports.js'
 
-/** What the relay is waiting on, when it is: an open transaction holding back settled rows. */
+/**
+ * What the relay is waiting on, when it is: an open transaction holding back settled rows. It names
+ * the transaction but never carries its SQL text (another session's, possibly with secrets): the
+ * reason reaches /readyz and the logs. `postbox status --show-query` shows the text on request.
+ */
 export interface StallReason {
   pendingRows: number
   oldestSeconds: number
@@ -11,7 +15,6 @@ export interface StallReason {
     state: string | null
     ageSeconds: number
     queryStart: Date | null
-    query: string | null
   } | null
 }
 
@@ -55,7 +58,6 @@ export class StallWatch {
               state: tx.state,
               ageSeconds: tx.age_seconds,
               queryStart: tx.query_start,
-              query: tx.query,
             },
     }
     if (!wasStalled) {

@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { waitFor } from '../support/stack.js'
-import { between, type ChaosWorld, runScenario, sleep, stackCommand } from './harness.js'
+import {
+  between,
+  type ChaosWorld,
+  runScenario,
+  sleep,
+  stackCommand,
+  waitWhileProgressing,
+} from './harness.js'
 
 /**
  * Breaks things while a writer commits and real relay processes publish, then checks with an
@@ -107,13 +113,13 @@ describe('chaos', { concurrency: 1 }, () => {
           )
           return rows[0] as { parked: number; waiting: number; others: number }
         })
-      const settled = await waitFor(
+      const settled = await waitWhileProgressing(
         'every other key to flow',
         async () => {
           const c = await counts()
           return c.others === 0 && c.parked === 1 ? c : undefined
         },
-        120_000,
+        () => world.relayProgress(),
       )
       assert.ok(settled.waiting > 0, 'later rows of the poisoned key wait behind it')
     })

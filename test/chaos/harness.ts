@@ -5,7 +5,7 @@ import pg from 'pg'
 import { createOutbox } from '../../dist/src/index.js'
 import { createRegistryClient } from '../../dist/src/schema/registry.js'
 import { readPublished } from '../../dist/src/testing.js'
-import { createMigratedDatabase, stack, uniqueName, waitFor } from '../support/stack.js'
+import { createMigratedDatabase, stack, uniqueName } from '../support/stack.js'
 // @ts-expect-error: a plain .mjs config file without type declarations
 import { chaosEvent } from './fixtures/chaos.config.mjs'
 
@@ -13,6 +13,47 @@ const CONFIG = 'test/chaos/fixtures/chaos.config.mjs'
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 export const between = (min: number, max: number) => min + Math.floor(Math.random() * (max - min))
+
+/**
+ * How long a wait may see no progress at all before it fails (CHAOS_QUIET_SECONDS, default 120 s).
+ * Waits are judged by progress, not by a total: a loaded machine only stretches them.
+ */
+const QUIET_MS = Number(process.env.CHAOS_QUIET_SECONDS ?? 120) * 1000
+
+/**
+ * Polls `check` until it returns a value other than undefined. Fails only when `progress` (any
+ * sign that the work it waits for moves: rows sent, a relay writing its log) has not changed for
+ * `quietMs`, so a slow machine stretches the wait while a stuck relay still fails it.
+ */
+export async function waitWhileProgressing<T>(
+  what: string,
+  check: () => Promise<T | undefined>,
+  progress: () => Promise<string>,
+  quietMs = QUIET_MS,
+): Promise<T> {
+  let last = ''
+  let lastChange = Date.now()
+  let lastError: unknown
+  for (;;) {
+    try {
+      const value = await check()
+      if (value !== undefined) return value
+      const now = await progress()
+      if (now !== last) {
+        last = now
+        lastChange = Date.now()
+      }
+    } catch (error) {
+      lastError = error
+    }
+    if (Date.now() - lastChange > quietMs) {
+      throw new Error(
+        `no progress for ${quietMs / 1000} s waiting for ${what} (last progress: ${last})${lastError ? `: ${String(lastError)}` : ''}`,
+      )
+    }
+    await sleep(200)
+  }
+}
 
 /** Runs the real stack script (stop/start/kill one part). */
 export function stackCommand(...args: string[]): void {
@@ -36,6 +77,10 @@ export class ChaosWorld {
   /** While set, the writer waits before its next transaction (it never writes into an outage). */
   private gate: Promise<void> | null = null
   private writerIdle: (() => void) | null = null
+  /** Running write() calls; a fault waits for them to pause, not for ones that have finished. */
+  private writers = 0
+  /** Bytes the relay processes wrote to stderr (their logs): a sign of life while one starts. */
+  private relayOutput = 0
   private constructor(
     readonly db: { url: string; drop(): Promise<void> },
     private readonly pool: pg.Pool,
@@ -79,6 +124,7 @@ export class ChaosWorld {
       stdio: ['ignore', 'ignore', 'pipe'],
     })
     child.stderr?.on('data', (chunk: Buffer) => {
+      this.relayOutput += chunk.length
       if (process.env.CHAOS_VERBOSE) process.stderr.write(`[relay ${child.pid}] ${chunk}`)
     })
     this.relays.push(child)
@@ -97,6 +143,20 @@ export class ChaosWorld {
    * carrying an increasing seq; paced to roughly `perSecond`.
    */
   async write(events: number, keys: number, options: { perTransaction?: number; perSecond?: number } = {}) {
+    this.writers++
+    try {
+      await this.writeAll(events, keys, options)
+    } finally {
+      this.writers--
+      this.writerIdle?.()
+    }
+  }
+
+  private async writeAll(
+    events: number,
+    keys: number,
+    options: { perTransaction?: number; perSecond?: number },
+  ): Promise<void> {
     const perTransaction = options.perTransaction ?? 20
     const pause = options.perSecond ? (1000 * perTransaction) / options.perSecond : 0
     for (let written = 0; written < events; written += perTransaction) {
@@ -148,7 +208,8 @@ export class ChaosWorld {
     this.gate = new Promise<void>((resolve) => {
       reopen = resolve
     })
-    await Promise.race([writerPaused, sleep(5000)])
+    // Waits for the writer to finish its transaction, however long a loaded machine takes.
+    if (this.writers > 0) await writerPaused
     try {
       await fault()
     } finally {
@@ -205,23 +266,29 @@ export class ChaosWorld {
     return (rows[0] as { n: number }).n
   }
 
+  /** Rows sent and bytes of relay logs: changes while a relay starts, takes shards over or publishes. */
+  async relayProgress(): Promise<string> {
+    return `${await this.sentRows()} row(s) sent, ${this.relayOutput} byte(s) of relay log`
+  }
+
   /** Waits until relays have marked more rows sent than `than`, i.e. one is really publishing. */
   async waitForProgress(than: number): Promise<number> {
-    return waitFor(
+    return waitWhileProgressing(
       'the relay to publish',
       async () => {
         const sent = await this.sentRows()
         return sent > than ? sent : undefined
       },
-      60_000,
+      () => this.relayProgress(),
     )
   }
 
-  async waitUntilDrained(timeoutMs = 120_000, allowPending = 0): Promise<void> {
-    await waitFor(
+  /** Waits until at most `allowPending` rows are pending; fails only when relays stop making progress. */
+  async waitUntilDrained(allowPending = 0): Promise<void> {
+    await waitWhileProgressing(
       'the outbox to drain',
       async () => ((await this.pendingRows()) <= allowPending ? true : undefined),
-      timeoutMs,
+      () => this.relayProgress(),
     )
   }
 

@@ -14,6 +14,7 @@ describe('postbox backfill', () => {
   let db: Awaited<ReturnType<typeof createMigratedDatabase>>
   let pool: pg.Pool
   let relay: Relay
+  const connectionsClosed: Promise<void>[] = []
   const topic = uniqueName('cli.backfill')
   const OrderChanged = orderEvent(topic)
   const outbox = outboxFor([OrderChanged])
@@ -22,6 +23,9 @@ describe('postbox backfill', () => {
   before(async () => {
     db = await createMigratedDatabase('pbclibackfill')
     pool = new pg.Pool({ connectionString: db.url, max: 12 })
+    pool.on('connect', (client) => {
+      connectionsClosed.push(new Promise((resolve) => client.once('end', resolve)))
+    })
     await pool.query(
       `create table public.orders (
          id integer primary key, customer text not null, total_cents integer not null,
@@ -37,7 +41,10 @@ describe('postbox backfill', () => {
   })
   after(async () => {
     await relay.stop()
+    // pool.end() resolves before its connections have closed; dropping the database while one is
+    // still open terminates it, and its error would surface after the test file ended.
     await pool.end()
+    await Promise.all(connectionsClosed)
     await db.drop()
   })
 

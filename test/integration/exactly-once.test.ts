@@ -114,8 +114,11 @@ describe("delivery: 'exactly-once'", () => {
       const { kafkaClient } = await import('../../src/kafka/client.js')
       const { silentLogger } = await import('../../src/observe/logger.js')
       const { stack } = await import('../support/stack.js')
-      const dbName = new URL(db.url).pathname.slice(1)
-      const prefix = `postbox.${dbName}.postbox`
+      const [cluster] = await queryRows<{ id: string; name: string }>(
+        db.url,
+        'select system_identifier::text as id, current_database() as name from pg_control_system()',
+      )
+      const prefix = `postbox.${cluster?.id}.${cluster?.name}.postbox`
       const tokens = await kafkaClient(stack.brokers, 'test', silentLogger).committedProgress(
         `${prefix}.progress`,
         `${prefix}.progress`,

@@ -128,7 +128,7 @@ describe('resolveConfig', () => {
     assert.deepEqual(config.relay.backoff, { initialMs: 100, maxMs: 10_000 })
     assert.equal(config.relay.httpPort, null)
     assert.equal(config.relay.delivery, 'at-least-once')
-    assert.equal(config.relay.transactionalIdPrefix, 'postbox.shop.postbox')
+    assert.equal(config.relay.transactionalIdPrefix, null, 'the relay derives it from the Postgres cluster')
     assert.equal(config.relay.retention, null)
     assert.ok(Object.isFrozen(config) && Object.isFrozen(config.relay))
   })

@@ -187,6 +187,7 @@ export class MemoryStore {
         },
       },
       oldestOpenTransaction: async () => null,
+      clusterIdentity: async () => ({ systemIdentifier: '7000000000000000001', database: 'db' }),
     }
   }
 }
