@@ -1,0 +1,14 @@
+import postgres from 'postgres'
+import { describeClient } from './conformance.js'
+
+describeClient<postgres.TransactionSql>('postgres.js', async (url) => {
+  const sql = postgres(url, { max: 3, onnotice: () => {} })
+  return {
+    transaction: (work) => sql.begin((tx) => work(tx)) as never,
+    insertOrder: async (tx, id) => {
+      await tx`insert into orders (id, customer, total_cents) values (${id}, 'c', 1)`
+    },
+    outside: async () => ({ 'the root sql instance': sql, 'a reserved connection': await sql.reserve() }),
+    close: () => sql.end(),
+  }
+})
