@@ -9,6 +9,9 @@ import { isSequelize, type SequelizeTransaction, sequelizeExecutor } from '../cl
 import { isTypeOrm, type TypeOrmTransaction, typeOrmExecutor } from '../clients/typeorm.js'
 import { ConfigError } from '../errors.js'
 
+export type { QueryableClient } from '../clients/generic.js'
+export type { QueryResultRows } from '../clients/rows.js'
+
 /**
  * What the caller hands enqueue(): the transaction object of its own client. A knex transaction;
  * a pg client (`pg.Client`, `pg.PoolClient`) inside BEGIN … COMMIT; the `sql` of postgres.js's

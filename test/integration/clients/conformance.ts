@@ -12,8 +12,11 @@ export interface ClientHarness<Tx> {
   transaction<T>(work: (tx: Tx) => Promise<T>): Promise<T>
   /** Inserts the domain row with the client's own API, inside `tx`. */
   insertOrder(tx: Tx, id: number): Promise<void>
-  /** Handles of the client that are not inside a transaction, each named for the test title. */
-  outside(): Promise<Record<string, unknown>>
+  /**
+   * Handles of the client that are not inside a transaction, each named for the assertion
+   * message. Absent where Postbox cannot tell (the hand-made adapter: the caller answers for it).
+   */
+  outside?(): Promise<Record<string, unknown>>
   close(): Promise<void>
 }
 
@@ -25,8 +28,12 @@ const order = (id: number, customer = `customer ${id}`): OrderRow => ({
 })
 
 /** The same specification for every client: a client passes when all of it holds. */
-export function describeClient<Tx>(name: string, connect: (url: string) => Promise<ClientHarness<Tx>>) {
-  describe(`enqueue with ${name}'s own transaction`, () => {
+export function describeClient<Tx>(
+  name: string,
+  connect: (url: string) => Promise<ClientHarness<Tx>>,
+  { refusesOutsideTransaction = true } = {},
+) {
+  describe(`enqueue through ${name}`, () => {
     let db: Awaited<ReturnType<typeof createMigratedDatabase>>
     let client: ClientHarness<Tx>
     const topic = uniqueName(`clients.${name.replace(/\W/g, '')}`)
@@ -119,9 +126,10 @@ export function describeClient<Tx>(name: string, connect: (url: string) => Promi
       assert.ok(!(await orderIds()).includes(21))
     })
 
+    if (!refusesOutsideTransaction) return
     test('a handle that is not inside a transaction is refused with a ConfigError, and nothing is written', async () => {
       const before = await outboxKeys()
-      const handles = await client.outside()
+      const handles = (await client.outside?.()) ?? {}
       assert.ok(Object.keys(handles).length > 0)
       for (const [what, handle] of Object.entries(handles)) {
         await assert.rejects(
