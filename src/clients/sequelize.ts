@@ -6,7 +6,7 @@ import { hasMethod } from './rows.js'
 export interface SequelizeTransaction {
   commit(): Promise<void>
   rollback(): Promise<void>
-  readonly sequelize: { query(sql: never, options: never): Promise<unknown> }
+  afterCommit(fn: never): void
 }
 
 interface SequelizeLike {
@@ -41,7 +41,8 @@ export function sequelizeExecutor(handle: unknown): SqlExecutor {
     )
   }
   const transaction = handle as SequelizeTransaction
-  const sequelize = transaction.sequelize as unknown as SequelizeLike
+  // Sequelize's types leave out the instance a transaction belongs to; it is there at run time.
+  const sequelize = (handle as { sequelize: SequelizeLike }).sequelize
   return {
     async query<Row>(text: string, values: readonly unknown[]) {
       const rows = await sequelize.query(text, { bind: [...values], transaction, type: 'SELECT', raw: true })

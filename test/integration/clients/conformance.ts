@@ -28,7 +28,8 @@ const order = (id: number, customer = `customer ${id}`): OrderRow => ({
 })
 
 /** The same specification for every client: a client passes when all of it holds. */
-export function describeClient<Tx>(
+/** `Tx extends SqlClient`: each client's transaction type is accepted by enqueue as it is, without a cast. */
+export function describeClient<Tx extends SqlClient>(
   name: string,
   connect: (url: string) => Promise<ClientHarness<Tx>>,
   { refusesOutsideTransaction = true } = {},
@@ -39,7 +40,6 @@ export function describeClient<Tx>(
     const topic = uniqueName(`clients.${name.replace(/\W/g, '')}`)
     const OrderChanged = orderEvent(topic)
     const outbox = outboxFor([OrderChanged])
-    const asClient = (tx: Tx) => tx as unknown as SqlClient
 
     before(async () => {
       db = await createMigratedDatabase('pbclient')
@@ -61,9 +61,9 @@ export function describeClient<Tx>(
     test('enqueue, enqueueMany and tombstone commit with the domain rows, and the relay publishes them', async () => {
       const results = await client.transaction(async (tx) => {
         await client.insertOrder(tx, 1)
-        const one = await outbox.enqueue(asClient(tx), OrderChanged, order(1, 'ada'))
-        const many = await outbox.enqueueMany(asClient(tx), OrderChanged, [order(2), order(3)])
-        const gone = await outbox.tombstone(asClient(tx), OrderChanged, '9')
+        const one = await outbox.enqueue(tx, OrderChanged, order(1, 'ada'))
+        const many = await outbox.enqueueMany(tx, OrderChanged, [order(2), order(3)])
+        const gone = await outbox.tombstone(tx, OrderChanged, '9')
         return [one, ...many, gone]
       })
       assert.equal(results.length, 4)
@@ -103,7 +103,7 @@ export function describeClient<Tx>(
       await assert.rejects(
         client.transaction(async (tx) => {
           await client.insertOrder(tx, 20)
-          await outbox.enqueue(asClient(tx), OrderChanged, order(20))
+          await outbox.enqueue(tx, OrderChanged, order(20))
           throw new Error('business rule failed')
         }),
         /business rule failed/,
@@ -118,7 +118,7 @@ export function describeClient<Tx>(
       await assert.rejects(
         client.transaction(async (tx) => {
           await client.insertOrder(tx, 21)
-          await outbox.enqueue(asClient(tx), OrderChanged, invalid)
+          await outbox.enqueue(tx, OrderChanged, invalid)
         }),
         (error: unknown) => error instanceof ValidationError && /totalCents/.test(error.message),
       )
