@@ -1,6 +1,8 @@
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres'
 import { integer, pgTable, text } from 'drizzle-orm/pg-core'
+import { drizzle as drizzlePostgresJs, type PostgresJsDatabase } from 'drizzle-orm/postgres-js'
 import pg from 'pg'
+import postgres from 'postgres'
 import { describeClient } from './conformance.js'
 
 const orders = pgTable('orders', {
@@ -9,9 +11,10 @@ const orders = pgTable('orders', {
   totalCents: integer('total_cents'),
 })
 
-type Tx = Parameters<Parameters<NodePgDatabase['transaction']>[0]>[0]
+type NodePgTx = Parameters<Parameters<NodePgDatabase['transaction']>[0]>[0]
+type PostgresJsTx = Parameters<Parameters<PostgresJsDatabase['transaction']>[0]>[0]
 
-describeClient<Tx>('Drizzle', async (url) => {
+describeClient<NodePgTx>('Drizzle (node-postgres)', async (url) => {
   const pool = new pg.Pool({ connectionString: url, max: 3 })
   const db = drizzle(pool)
   return {
@@ -21,5 +24,18 @@ describeClient<Tx>('Drizzle', async (url) => {
     },
     outside: async () => ({ 'the Drizzle database': db }),
     close: () => pool.end(),
+  }
+})
+
+describeClient<PostgresJsTx>('Drizzle (postgres.js)', async (url) => {
+  const sql = postgres(url, { max: 3, onnotice: () => {} })
+  const db = drizzlePostgresJs(sql)
+  return {
+    transaction: (work) => db.transaction(work),
+    insertOrder: async (tx, id) => {
+      await tx.insert(orders).values({ id, customer: 'c', totalCents: 1 })
+    },
+    outside: async () => ({ 'the Drizzle database': db }),
+    close: () => sql.end(),
   }
 })
