@@ -10,6 +10,12 @@ import { type QueryResultRows, rowsOf } from './rows.js'
  */
 export interface QueryableClient {
   query(text: string, params: unknown[]): PromiseLike<QueryResultRows>
+  /** A pg.Pool (which counts its clients) runs each statement in a transaction of its own. */
+  readonly totalCount?: never
+  /** Nor the TypeORM DataSource: pass the manager of dataSource.transaction(). */
+  readonly createQueryRunner?: never
+  /** Nor the Sequelize instance: pass the transaction. */
+  readonly getQueryInterface?: never
 }
 
 export function queryableExecutor(client: QueryableClient, name = 'the client'): SqlExecutor {

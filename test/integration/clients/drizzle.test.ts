@@ -3,6 +3,7 @@ import { integer, pgTable, text } from 'drizzle-orm/pg-core'
 import { drizzle as drizzlePostgresJs, type PostgresJsDatabase } from 'drizzle-orm/postgres-js'
 import pg from 'pg'
 import postgres from 'postgres'
+import type { SqlClient } from '../../../src/index.js'
 import { describeClient } from './conformance.js'
 
 const orders = pgTable('orders', {
@@ -39,3 +40,11 @@ describeClient<PostgresJsTx>('Drizzle (postgres.js)', async (url) => {
     close: () => sql.end(),
   }
 })
+
+export function refusedAtCompileTime(db: NodePgDatabase, pool: pg.Pool): SqlClient[] {
+  // @ts-expect-error the Drizzle database runs each statement outside the caller's transaction
+  const database: SqlClient = db
+  // @ts-expect-error a pg.Pool runs each statement outside the caller's transaction
+  const poolOfConnections: SqlClient = pool
+  return [database, poolOfConnections]
+}

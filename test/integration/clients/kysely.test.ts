@@ -1,5 +1,6 @@
 import { Kysely, PostgresDialect, type Transaction } from 'kysely'
 import pg from 'pg'
+import type { SqlClient } from '../../../src/index.js'
 import { describeClient } from './conformance.js'
 
 interface Database {
@@ -22,3 +23,8 @@ describeClient<Transaction<Database>>('Kysely', async (url) => {
     close: () => db.destroy(),
   }
 })
+
+export function refusedAtCompileTime(db: Kysely<Database>): SqlClient[] {
+  // @ts-expect-error the Kysely instance runs each statement outside the caller's transaction
+  return [db]
+}

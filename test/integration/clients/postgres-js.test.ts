@@ -1,4 +1,5 @@
 import postgres from 'postgres'
+import type { SqlClient } from '../../../src/index.js'
 import { describeClient } from './conformance.js'
 
 describeClient<postgres.TransactionSql>('postgres.js', async (url) => {
@@ -12,3 +13,8 @@ describeClient<postgres.TransactionSql>('postgres.js', async (url) => {
     close: () => sql.end(),
   }
 })
+
+export function refusedAtCompileTime(sql: postgres.Sql): SqlClient[] {
+  // @ts-expect-error the root sql runs each statement outside the caller's transaction
+  return [sql]
+}

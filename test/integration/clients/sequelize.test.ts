@@ -1,4 +1,5 @@
 import { Sequelize, type Transaction } from 'sequelize'
+import type { SqlClient } from '../../../src/index.js'
 import { describeClient } from './conformance.js'
 
 const connect = (url: string) => new Sequelize(url, { logging: false, pool: { max: 3 } })
@@ -47,3 +48,8 @@ describeClient<Transaction>('Sequelize (unmanaged transaction)', async (url) => 
     close: () => sequelize.close(),
   }
 })
+
+export function refusedAtCompileTime(sequelize: Sequelize): SqlClient[] {
+  // @ts-expect-error the Sequelize instance runs each statement outside the caller's transaction
+  return [sequelize]
+}

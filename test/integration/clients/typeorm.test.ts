@@ -1,4 +1,5 @@
 import { DataSource, type EntityManager, type QueryRunner } from 'typeorm'
+import type { SqlClient } from '../../../src/index.js'
 import { describeClient } from './conformance.js'
 
 const insertOrder = async (handle: EntityManager | QueryRunner, id: number) => {
@@ -48,3 +49,8 @@ describeClient<QueryRunner>('TypeORM (QueryRunner)', async (url) => {
     close: () => dataSource.destroy(),
   }
 })
+
+export function refusedAtCompileTime(dataSource: DataSource): SqlClient[] {
+  // @ts-expect-error the DataSource runs each statement outside the caller's transaction
+  return [dataSource]
+}
