@@ -4,13 +4,20 @@ import { describeClient } from './conformance.js'
 
 describeClient<postgres.TransactionSql>('postgres.js', async (url) => {
   const sql = postgres(url, { max: 3, onnotice: () => {} })
+  const reserved: postgres.ReservedSql[] = []
   return {
     transaction: (work) => sql.begin((tx) => work(tx)) as never,
     insertOrder: async (tx, id) => {
       await tx`insert into orders (id, customer, total_cents) values (${id}, 'c', 1)`
     },
-    outside: async () => ({ 'the root sql instance': sql, 'a reserved connection': await sql.reserve() }),
-    close: () => sql.end(),
+    async outside() {
+      reserved.push(await sql.reserve())
+      return { 'the root sql instance': sql, 'a reserved connection': reserved[0] }
+    },
+    async close() {
+      for (const connection of reserved) connection.release()
+      await sql.end()
+    },
   }
 })
 
