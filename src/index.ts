@@ -3,7 +3,7 @@
 // behind 'postbox/relay' (src/relay-api.ts).
 export { defineEvent, type EventDefinition, type EventOptions } from './catalog/define-event.js'
 export type { AvroSchema, BackfillSource, CleanupPolicy, Compatibility, EventKey } from './catalog/types.js'
-export type { SqlClient } from './db/executor.js'
+export type { QueryableClient, QueryResultRows, SqlClient } from './db/executor.js'
 export {
   createOutbox,
   type EnqueueOptions,

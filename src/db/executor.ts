@@ -1,13 +1,36 @@
 import type { Knex } from 'knex'
 import type pg from 'pg'
+import { type DrizzleTransaction, drizzleExecutor, isDrizzle } from '../clients/drizzle.js'
+import { type QueryableClient, queryableExecutor } from '../clients/generic.js'
+import { isKysely, type KyselyTransaction, kyselyExecutor } from '../clients/kysely.js'
+import { isMikroOrm, type MikroOrmEntityManager, mikroOrmTransactionContext } from '../clients/mikro-orm.js'
+import { isPostgresJs, type PostgresJsTransaction, postgresJsExecutor } from '../clients/postgres-js.js'
+import { isSequelize, type SequelizeTransaction, sequelizeExecutor } from '../clients/sequelize.js'
+import { isTypeOrm, type TypeOrmTransaction, typeOrmExecutor } from '../clients/typeorm.js'
 import { ConfigError } from '../errors.js'
 
+export type { QueryableClient } from '../clients/generic.js'
+export type { QueryResultRows } from '../clients/rows.js'
+
 /**
- * What the caller hands enqueue(): a knex transaction, or a pg client (`pg.Client`,
- * `pg.PoolClient`) inside BEGIN … COMMIT. Not a `pg.Pool` nor the root knex instance: each of
- * their statements commits on its own, outside the caller's transaction.
+ * What the caller hands enqueue(): the transaction object of its own client. A knex transaction;
+ * a pg client (`pg.Client`, `pg.PoolClient`) inside BEGIN … COMMIT; the `sql` of postgres.js's
+ * sql.begin(); a Kysely, Drizzle (PostgreSQL) or Sequelize transaction; a TypeORM EntityManager
+ * or QueryRunner in a transaction; a MikroORM EntityManager in a transaction; or any object with
+ * `query(text, params)` run inside the caller's transaction (QueryableClient). Not a pool nor a
+ * root instance: each of their statements commits on its own, outside the caller's transaction.
+ * Clients are recognised by their shape: Postbox loads none of them.
  */
-export type SqlClient = Knex.Transaction | pg.ClientBase
+export type SqlClient =
+  | Knex.Transaction
+  | pg.ClientBase
+  | PostgresJsTransaction
+  | KyselyTransaction
+  | DrizzleTransaction
+  | TypeOrmTransaction
+  | SequelizeTransaction
+  | MikroOrmEntityManager
+  | QueryableClient
 
 /** The one method Postbox needs from a connection: run parameterised SQL ($1, $2 …), get rows. */
 export interface SqlExecutor {
@@ -35,7 +58,7 @@ export interface PgClientLike {
 export type Connection = KnexLike | PgClientLike
 
 const PASS_INSTEAD =
-  'pass a knex transaction (knex.transaction(async (trx) => … enqueue(trx, …))) or a pg.Client/pg.PoolClient after BEGIN'
+  "pass a knex transaction (knex.transaction(async (trx) => … enqueue(trx, …))), a pg.Client/pg.PoolClient after BEGIN, another client's transaction object, or { query(text, params) } run inside your transaction (see the README)"
 
 function isKnex(client: Connection): client is KnexLike {
   return typeof client === 'function' && typeof (client as Partial<KnexLike>).raw === 'function'
@@ -83,21 +106,24 @@ function knexExecutor(trx: KnexLike): SqlExecutor {
   }
 }
 
-function pgExecutor(client: PgClientLike): SqlExecutor {
-  return {
-    async query<Row>(text: string, values: readonly unknown[]) {
-      const result = await client.query(text, values as unknown[])
-      return result.rows as Row[]
-    },
-  }
-}
-
 /**
  * Adapts the caller's connection, so Postbox joins the caller's transaction. Refuses a pg pool
  * and the root knex instance, which would run Postbox's statements in transactions of their own.
  */
 export function executorFor(client: SqlClient | Connection): SqlExecutor {
   const connection = client as Connection
+  if (isPostgresJs(connection)) return postgresJsExecutor(connection)
+  if (isKysely(connection)) return kyselyExecutor(connection)
+  if (isDrizzle(connection)) return drizzleExecutor(connection)
+  if (isTypeOrm(connection)) return typeOrmExecutor(connection)
+  if (isSequelize(connection)) return sequelizeExecutor(connection)
+  if (isMikroOrm(connection)) {
+    const context = mikroOrmTransactionContext(connection) as Connection
+    if (isKnex(context)) return knexExecutor(context)
+    throw new ConfigError(
+      'the MikroORM EntityManager has no knex transaction: use a MikroORM SQL driver (e.g. @mikro-orm/postgresql)',
+    )
+  }
   if (isKnex(connection)) {
     if (connection.isTransaction !== true) {
       throw new ConfigError(`got the knex instance, whose statements commit on their own: ${PASS_INSTEAD}`)
@@ -110,7 +136,7 @@ export function executorFor(client: SqlClient | Connection): SqlExecutor {
         `got a pg.Pool, which runs each statement on any of its connections and commits it there: ${PASS_INSTEAD}`,
       )
     }
-    return pgExecutor(connection)
+    return queryableExecutor(connection as QueryableClient)
   }
   throw new ConfigError(`expected the caller's connection: ${PASS_INSTEAD}`)
 }
