@@ -1,4 +1,4 @@
-import { DatabaseError, PostboxError, UnavailableError } from '../errors.js'
+import { ConnectionSecurityError, DatabaseError, PostboxError, UnavailableError } from '../errors.js'
 
 /**
  * SQLSTATEs that say "the server or the connection is not usable right now": retrying later
@@ -39,6 +39,16 @@ function sqlstateReason(sqlstate: string): string | undefined {
   return UNAVAILABLE_SQLSTATES[sqlstate]
 }
 
+/** Node's TLS verdicts on a server certificate: no retry helps, the settings must change. */
+const UNTRUSTED_CERTIFICATE_CODES = new Set([
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+])
+
 function field(error: unknown, name: 'code' | 'severity'): string | undefined {
   if (typeof error !== 'object' || error === null) return undefined
   const value = (error as Record<string, unknown>)[name]
@@ -65,6 +75,13 @@ export function classifyPgError(error: unknown): PostboxError {
       : new UnavailableError('postgres', reason, { cause: error })
   }
   const code = field(error, 'code')
+  if (code !== undefined && UNTRUSTED_CERTIFICATE_CODES.has(code)) {
+    return new ConnectionSecurityError(
+      'postgres',
+      `the server's TLS certificate is not trusted (${code}): set sslrootcert (DATABASE_URL, postgres.sslrootcert or PGSSLROOTCERT) to the CA that signed it, or check the host name for sslmode=verify-full`,
+      { cause: error },
+    )
+  }
   if (code !== undefined && UNAVAILABLE_SOCKET_CODES.has(code)) {
     return new UnavailableError('postgres', 'cannot reach the server', { cause: error })
   }

@@ -3,7 +3,13 @@ import { describe, test } from 'node:test'
 import pg from 'pg'
 import { classifyPgError } from '../../src/db/errors.js'
 import { openDatabase } from '../../src/db/pool.js'
-import { DatabaseError, describeError, MigrationError, UnavailableError } from '../../src/errors.js'
+import {
+  ConnectionSecurityError,
+  DatabaseError,
+  describeError,
+  MigrationError,
+  UnavailableError,
+} from '../../src/errors.js'
 
 /** An error as pg builds it from the server's error response. */
 function serverError(sqlstate: string, message: string): pg.DatabaseError {
@@ -107,6 +113,20 @@ describe('Postgres error classification', () => {
     )
     assert.ok(classified instanceof DatabaseError)
     assert.equal(classified.sqlstate, null)
+  })
+
+  test('an untrusted server certificate is a ConnectionSecurityError naming sslrootcert, not a retry', () => {
+    const tls = Object.assign(new Error('self-signed certificate in certificate chain'), {
+      code: 'SELF_SIGNED_CERT_IN_CHAIN',
+    })
+    const classifiedError = classifyPgError(tls)
+    assert.ok(classifiedError instanceof ConnectionSecurityError)
+    assert.equal(classifiedError.retriable, false)
+    assert.match(
+      classifiedError.message,
+      /^postgres: .*not trusted \(SELF_SIGNED_CERT_IN_CHAIN\): set sslrootcert/,
+    )
+    assert.equal(classifiedError.cause, tls)
   })
 
   test('a PostboxError passes unchanged', () => {
