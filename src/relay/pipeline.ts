@@ -5,19 +5,22 @@ import type { Encoded } from './publishers.js'
 
 /**
  * Pipelining (at-least-once): while batch N is produced to Kafka and marked, batch N+1 is claimed
- * and encoded. Per-key order holds because N+1 never publishes a row of a key N claimed:
+ * and encoded. Per-key order holds because:
  *
- * - the claim of N+1 skips N's ids (they are still pending until N is marked), so it takes the
- *   next pending rows in id order, not N's again;
- * - every row of N+1 whose topic and key appear among N's claimed rows is held back: it is not
- *   encoded or published with N+1, stays pending, and is claimed again by a later claim, which
- *   starts only after N is acknowledged and marked (N+2 is claimed while N+1 is produced);
- * - N+1 is published only after N is marked, and only for the shards still held at the epoch it
- *   was claimed under; when N fails or was not published, N+1 is dropped unpublished.
+ * - N+1 is published only after N has been acknowledged and marked (or not at all: when N fails,
+ *   is not published, or its marks fail, N+1 is dropped unpublished and its rows stay pending);
+ * - the claim of N+1 skips N's ids (still pending until N is marked) and otherwise takes the
+ *   lowest publishable ids, as every claim does: a row of N+1 has no smaller pending id of its key
+ *   outside N and N+1 that the claim could have taken;
+ * - a row of N+1 whose topic and key has a row in N that was not marked sent (refused, parked,
+ *   skipped behind such a row, a park that failed, a shard fenced) is held back: not published
+ *   with N+1, it stays pending for a later claim;
+ * - N+1 is published only for the shards still held at the epoch it was claimed under;
+ * - a batch that held rows back is not pipelined: the claim after it starts once it is marked and
+ *   skips nothing, so the held rows come first again (no key is held back batch after batch).
  *
- * A key therefore has rows in at most one batch in flight, and the batches of one key are
- * published one after the other in id order, as without pipelining. The depth is two: one batch
- * producing, one prepared.
+ * So a row is published only after every smaller id of its key that a claim could see was
+ * published, exactly as one batch at a time. The depth is two: one batch producing, one prepared.
  */
 export interface PreparedBatch {
   /** What started the claim (reported with the batch). */
@@ -30,17 +33,46 @@ export interface PreparedBatch {
   blocked: BlockedKeys
   /** Rows parked while encoding. */
   parked: number
+  /** Rows held back because their key was not fully published by the batch before. */
+  held: number
   /** The leases the rows were claimed under. */
   leases: Lease[]
   /** The claim stopped at its row or byte bound: more rows are probably waiting. */
   full: boolean
 }
 
-/** The keys of a batch in flight: rows of these keys wait until it is acknowledged and marked. */
-export function keysInFlight(inFlight: PreparedBatch | null): BlockedKeys {
-  const keys = new BlockedKeys()
-  for (const row of inFlight?.claimed ?? []) keys.block(row)
-  return keys
+export function emptyBatch(trigger: PreparedBatch['trigger'], leases: Lease[]): PreparedBatch {
+  return {
+    trigger,
+    claimed: [],
+    batch: [],
+    blocked: new BlockedKeys(),
+    parked: 0,
+    held: 0,
+    leases,
+    full: false,
+  }
+}
+
+/**
+ * Holds back the rows of `next` whose key has a row in `previous` that was not marked sent; returns
+ * `next` with those keys blocked.
+ */
+export function holdUnsettled(
+  next: PreparedBatch,
+  previous: PreparedBatch,
+  marked: ReadonlySet<string>,
+): PreparedBatch {
+  const unsettled = new BlockedKeys()
+  for (const row of previous.claimed) if (!marked.has(row.id)) unsettled.block(row)
+  let held = 0
+  for (const row of next.claimed) {
+    if (unsettled.isBlocked(row)) {
+      next.blocked.block(row)
+      held++
+    }
+  }
+  return { ...next, held }
 }
 
 /**
@@ -60,9 +92,11 @@ export function claimWasFull(rows: readonly ClaimedRow[], batchSize: number, max
   return rows.length > 0 && total + largest > maxBatchBytes
 }
 
-/** The encoded rows whose shard is still held at the epoch they were claimed under. */
-export function stillHeld(prepared: PreparedBatch, held: readonly Lease[]): Encoded[] {
+/** The encoded rows to publish: not blocked, and of a shard still held at the epoch they were claimed under. */
+export function publishable(prepared: PreparedBatch, held: readonly Lease[]): Encoded[] {
   const now = new Set(held.map((l) => `${l.shard}:${l.epoch}`))
   const claimedUnder = new Map(prepared.leases.map((l) => [l.shard, l.epoch]))
-  return prepared.batch.filter(({ row }) => now.has(`${row.shard}:${claimedUnder.get(row.shard)}`))
+  return prepared.batch.filter(
+    ({ row }) => !prepared.blocked.isBlocked(row) && now.has(`${row.shard}:${claimedUnder.get(row.shard)}`),
+  )
 }

@@ -13,7 +13,7 @@ import { ExactlyOncePublisher } from './exactly-once-publisher.js'
 import { type FailedDependency, failedDependency } from './failed-dependency.js'
 import { ShardLeases } from './leases.js'
 import { Parking } from './parking.js'
-import { claimWasFull, keysInFlight, type PreparedBatch, stillHeld } from './pipeline.js'
+import { claimWasFull, emptyBatch, holdUnsettled, type PreparedBatch, publishable } from './pipeline.js'
 import {
   type Clock,
   type Listener,
@@ -301,32 +301,25 @@ export class Relay {
    */
   private async runBatch(current: PreparedBatch): Promise<PreparedBatch | null> {
     if (current.claimed.length === 0) return null
-    const pipelined = this.config.relay.delivery !== 'exactly-once' && current.full
-    const [published, prepared] = await Promise.allSettled([
+    const pipelined = this.config.relay.delivery !== 'exactly-once' && current.full && current.held === 0
+    const [marked, prepared] = await Promise.allSettled([
       this.publishAndMark(current),
       pipelined ? this.prepareBatch('continue', current) : Promise.resolve(null),
     ])
-    if (published.status === 'rejected') throw published.reason
+    if (marked.status === 'rejected') throw marked.reason
     if (prepared.status === 'rejected') throw prepared.reason
-    return published.value ? prepared.value : null
+    if (marked.value === null || prepared.value === null) return null
+    return holdUnsettled(prepared.value, current, marked.value)
   }
 
-  /**
-   * Claims settled rows of the shards ready to publish, holds back the rows of keys in flight, and
-   * encodes the rest (parking what cannot be published).
-   */
-  private async prepareBatch(
-    trigger: BatchReport['trigger'],
-    inFlight: PreparedBatch | null,
-  ): Promise<PreparedBatch> {
+  /** Claims settled rows of the shards ready (skipping the ids of `inFlight`) and encodes or parks them. */
+  private async prepareBatch(trigger: BatchReport['trigger'], inFlight: PreparedBatch | null) {
     const publisher = this.publisher
     if (publisher === null) throw new UnavailableError('kafka', 'the relay is not started')
     const { batchSize, maxBatchBytes } = this.config.relay
-    const leases = this.leases.leases
-    const blocked = keysInFlight(inFlight)
-    const prepared = { trigger, claimed: [], batch: [], blocked, parked: 0, leases, full: false }
+    const prepared = emptyBatch(trigger, this.leases.leases)
     if (!this.running) return prepared
-    const shards = await publisher.sync(leases)
+    const shards = await publisher.sync(prepared.leases)
     if (shards.length === 0) return prepared
     const claimed = await this.queries.outbox.claimPendingBatch(this.db, shards, batchSize, {
       exclude: inFlight?.claimed.map((r) => r.id) ?? [],
@@ -336,31 +329,31 @@ export class Relay {
     else if (claimed.length > 0) this.stall.clear()
     const encode = (row: ClaimedRow) =>
       encodeRow(row, this.config.catalog, this.schemaIds, this.config.relay.maxMessageBytes)
-    const { batch, parked } = await this.parking.encodeOrPark(claimed, blocked, encode)
+    const { batch, parked } = await this.parking.encodeOrPark(claimed, prepared.blocked, encode)
     return { ...prepared, claimed, batch, parked, full: claimWasFull(claimed, batchSize, maxBatchBytes) }
   }
 
-  /** Publish → park refused → mark/fence. Returns false when nothing was published (leases unsure). */
-  private async publishAndMark(prepared: PreparedBatch): Promise<boolean> {
+  /** Publish → park refused → mark/fence. Returns the ids marked sent; null when nothing was published. */
+  private async publishAndMark(prepared: PreparedBatch): Promise<ReadonlySet<string> | null> {
     const publisher = this.publisher
     if (publisher === null) throw new UnavailableError('kafka', 'the relay is not started')
     if (!this.leases.safeToPublish()) {
       // Our leases may have expired while we worked; renew before publishing anything.
       await this.leases.maintain(true)
-      return false
+      return null
     }
-    const outcome = await publisher.publish(stillHeld(prepared, this.leases.leases), prepared.blocked)
+    const outcome = await publisher.publish(publishable(prepared, this.leases.leases), prepared.blocked)
     const parked = prepared.parked + (await this.parking.parkRefused(outcome.refused, prepared.blocked))
-    await this.markAndFence(publisher, outcome)
+    const marked = await this.markAndFence(publisher, outcome)
     this.report(prepared.trigger, outcome.sent, parked)
     const counts = { claimed: prepared.claimed.length, published: outcome.sent.length, parked }
     this.logger.debug(counts, 'batch done')
     if (outcome.failure !== undefined) throw outcome.failure
-    return true
+    return marked
   }
 
   /** Marks published rows sent under the leases held; shards fenced in Kafka or Postgres are dropped. */
-  private async markAndFence(publisher: Publisher, outcome: PublishOutcome): Promise<void> {
+  private async markAndFence(publisher: Publisher, outcome: PublishOutcome): Promise<ReadonlySet<string>> {
     this.leases.drop(outcome.lostShards, 'fenced: a newer producer holds the shard')
     const sent = outcome.sent
     const shards = [...new Set(sent.map((r) => r.shard))]
@@ -376,12 +369,13 @@ export class Relay {
       await publisher.markFailed(shards)
       throw error
     }
+    const markedIds = new Set(marked)
     if (marked.length < sent.length) {
-      const markedIds = new Set(marked)
       const lost = [...new Set(sent.filter((r) => !markedIds.has(r.id)).map((r) => r.shard))]
       this.leases.drop(lost, 'fenced: another relay holds a newer epoch')
     }
     await publisher.afterMarked(shards)
+    return markedIds
   }
 
   private report(trigger: BatchReport['trigger'], sent: readonly ClaimedRow[], parked: number): void {
