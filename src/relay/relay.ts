@@ -41,6 +41,8 @@ export interface RelayHealth {
 export interface BatchReport {
   /** What started the claim: a NOTIFY from enqueue, a poll timer, or the previous batch being full. */
   trigger: 'notify' | 'poll' | 'continue'
+  /** Rows claimed for this batch (bounded by relay.batchSize and relay.maxBatchBytes). */
+  claimed: number
   published: number
   parked: number
   /** Published rows with their commit→ack latency in seconds. */
@@ -345,7 +347,7 @@ export class Relay {
     const outcome = await publisher.publish(publishable(prepared, this.leases.leases), prepared.blocked)
     const parked = prepared.parked + (await this.parking.parkRefused(outcome.refused, prepared.blocked))
     const marked = await this.markAndFence(publisher, outcome)
-    this.report(prepared.trigger, outcome.sent, parked)
+    this.report(prepared, outcome.sent, parked)
     const counts = { claimed: prepared.claimed.length, published: outcome.sent.length, parked }
     this.logger.debug(counts, 'batch done')
     if (outcome.failure !== undefined) throw outcome.failure
@@ -378,10 +380,11 @@ export class Relay {
     return markedIds
   }
 
-  private report(trigger: BatchReport['trigger'], sent: readonly ClaimedRow[], parked: number): void {
+  private report(prepared: PreparedBatch, sent: readonly ClaimedRow[], parked: number): void {
     const now = this.clock.now()
     this.hooks.onBatch?.({
-      trigger,
+      trigger: prepared.trigger,
+      claimed: prepared.claimed.length,
       published: sent.length,
       parked,
       rows: sent.map((r) => ({
