@@ -3,6 +3,7 @@ import { resolveConnection } from '../config.js'
 import { InvalidSettingsError } from '../config-schema.js'
 import { describeError, PostboxError } from '../errors.js'
 import * as backfill from './backfill.js'
+import * as grants from './grants.js'
 import type { CliIo } from './io.js'
 import * as migrate from './migrate.js'
 import * as parked from './parked.js'
@@ -26,7 +27,7 @@ export interface CliContext {
 const EXIT_USAGE = 2
 
 /** Every command, each registered the same way: `register(program, runtime)`. */
-const COMMANDS = [migrate, relay, status, parked, replay, purge, backfill, schemas]
+const COMMANDS = [migrate, relay, status, parked, replay, purge, backfill, schemas, grants]
 
 /** Runs the postbox command line; resolves to the process exit code. */
 export async function runCli(argv: readonly string[], ctx: CliContext): Promise<number> {

@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module'
 import {
   type ICustomPartitioner,
   Kafka,
@@ -22,6 +23,31 @@ import type {
   ShardProducer,
   TopicSpec,
 } from './ports.js'
+
+/**
+ * kafkajs 2.2.4 schedules its idle request-queue check with `throttledUntil - Date.now()`, which is
+ * a large negative number while nothing is throttled; Node 24 warns about every such timer
+ * (TimeoutNegativeWarning, tulios/kafkajs#1751). The timer fires after 1 ms either way, so the
+ * computation is given a bound that is not in the past, and the queue's state is put back at once.
+ */
+function keepRequestQueueTimersNonNegative(): void {
+  const require = createRequire(import.meta.url)
+  const { prototype } = require('kafkajs/src/network/requestQueue/index.js') as {
+    prototype: { scheduleCheckPendingRequests(): void; throttledUntil: number }
+  }
+  const schedule = prototype.scheduleCheckPendingRequests
+  prototype.scheduleCheckPendingRequests = function (this: typeof prototype) {
+    const throttledUntil = this.throttledUntil
+    const now = Date.now()
+    if (throttledUntil < now) this.throttledUntil = now + 1
+    try {
+      schedule.call(this)
+    } finally {
+      this.throttledUntil = throttledUntil
+    }
+  }
+}
+keepRequestQueueTimersNonNegative()
 
 /** The kafkajs implementation of our Kafka port; the only module that imports kafkajs. */
 export interface KafkaClient extends KafkaConnection {
