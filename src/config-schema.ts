@@ -33,6 +33,7 @@ const eventDefinition = z.custom<PostboxSettings['events'][number]>(
 const relaySchema = z.strictObject({
   id: z.string().min(1).optional(),
   batchSize: positiveInt.optional(),
+  maxBatchBytes: positiveInt.optional(),
   pollIntervalMs: positiveInt.optional(),
   minPollIntervalMs: positiveInt.optional(),
   listen: z.boolean().optional(),

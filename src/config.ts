@@ -19,6 +19,9 @@ import { durationMs } from './duration.js'
 import { ConfigError } from './errors.js'
 import type { LogLevel } from './observe/logger.js'
 
+/** Default bound on the stored bytes one claim takes (relay.maxBatchBytes). */
+const DEFAULT_MAX_BATCH_BYTES = 16 * 1024 * 1024
+
 export type DeliveryMode = 'at-least-once' | 'exactly-once'
 
 /** What a config file (postbox.config.ts) or a program passes in; every field but the events has a default or env fallback. */
@@ -41,6 +44,11 @@ export interface RelaySettings {
   id?: string
   /** Rows claimed and published per batch (default 2000); also the most one crash can re-publish. */
   batchSize?: number
+  /**
+   * Most bytes of stored payloads and headers (JSON text) claimed per batch (default 16 MiB); a
+   * claim stops adding rows at this bound but always takes one, so relay memory stays bounded.
+   */
+  maxBatchBytes?: number
   /** Longest wait between polls when idle (default 1000 ms); NOTIFY usually wakes the relay sooner. */
   pollIntervalMs?: number
   /** First wait after the outbox runs dry; doubles up to pollIntervalMs (default 20 ms). */
@@ -213,6 +221,7 @@ export function resolveConfig(settings: PostboxSettings, source = 'the settings'
     relay: Object.freeze({
       id: r.id ?? `${hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
       batchSize: r.batchSize ?? 2000,
+      maxBatchBytes: r.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES,
       pollIntervalMs,
       minPollIntervalMs: Math.min(r.minPollIntervalMs ?? 20, pollIntervalMs),
       listen: r.listen ?? true,

@@ -16,6 +16,15 @@ export interface ClaimedRow {
   created_at: Date
   shard: number
   attempts: number
+  /** Bytes of the stored payload and headers as JSON text, as the claim measured them. */
+  stored_bytes?: number
+}
+
+export interface ClaimOptions {
+  /** Ids not to claim (rows of a batch still in flight). */
+  exclude?: readonly string[]
+  /** Stop adding rows once their stored payload and headers exceed this many bytes (at least one row). */
+  maxBytes?: number
 }
 
 export interface NewOutboxRow {
@@ -41,13 +50,33 @@ export function outboxQueries(schemaName: string) {
     with inserted as (${insertSql})
     select inserted.id from inserted, (${notifySelect('$2')}) as notified`
 
+  // A value's size as JSON text without converting small values (the conversion is most of the
+  // cost): a value stored in under 2 kB is not compressed, and its binary size is close to its text.
+  const storedBytes = (column: string) => `coalesce(case when pg_column_size(${column}) < 2048
+      then pg_column_size(${column}) else octet_length(${column}::text) end, 0)`
+  // Up to $2 rows in id order, skipping the ids still in flight ($5), and bounded by bytes ($6):
+  // rows are taken while the running total of their stored size stays within it, and the first
+  // row always (one row larger than the bound is still published). The size is about the JSON text
+  // the relay receives, so its memory stays bounded whatever was enqueued. With the ids given as
+  // one array parameter, Postgres (15+) checks `<> all` through a hash table.
   const claimSql = `
-    select o.id::text, o.event_id::text, o.event_type, o.topic, o.key, o.payload, o.headers,
-           o.created_at, o.shard, o.attempts
-    from ${s}.outbox o
-    where o.shard = any($1::smallint[]) and ${publishableCondition(s, 'o', '$3', '$4')}
-    order by o.id
-    limit $2`
+    select c.id::text, c.event_id::text, c.event_type, c.topic, c.key, c.payload, c.headers,
+           c.created_at, c.shard, c.attempts, c.stored_bytes
+    from (
+      select w.*,
+             sum(w.stored_bytes) over (order by w.id rows unbounded preceding) as running_bytes,
+             row_number() over (order by w.id rows unbounded preceding) as rank
+      from (
+        select o.*, (${storedBytes('o.payload')} + ${storedBytes('o.headers')})::float8 as stored_bytes
+        from ${s}.outbox o
+        where o.shard = any($1::smallint[]) and ${publishableCondition(s, 'o', '$3', '$4')}
+          and o.id <> all($5::bigint[])
+        order by o.id
+        limit $2
+      ) w
+    ) c
+    where c.rank = 1 or c.running_bytes <= $6::float8
+    order by c.id`
 
   // Fencing: a relay changes rows only in shards whose lease it holds at the epoch it claimed
   // them under; `for update` keeps a takeover from moving the lease until the change commits.
@@ -97,11 +126,22 @@ export function outboxQueries(schemaName: string) {
     /** Where claiming stops now (src/db/horizon.ts). */
     readHorizon,
 
-    /** Takes up to `limit` publishable rows in id order. Two statements: the horizon, then the claim. */
-    async claimPendingBatch(db: SqlExecutor, shards: readonly number[], limit: number) {
+    /**
+     * Takes up to `limit` publishable rows in id order, at most `maxBytes` of stored payload and
+     * headers (at least one row), skipping the ids in `exclude` (rows in flight). Two statements:
+     * the horizon, then the claim.
+     */
+    async claimPendingBatch(
+      db: SqlExecutor,
+      shards: readonly number[],
+      limit: number,
+      options: ClaimOptions = {},
+    ): Promise<ClaimedRow[]> {
       const { idBound, horizon } = await readHorizon(db)
       if (idBound === null || shards.length === 0) return []
-      return db.query<ClaimedRow>(claimSql, [shards, limit, idBound, horizon])
+      const exclude = options.exclude ?? []
+      const maxBytes = options.maxBytes ?? Number.MAX_VALUE
+      return db.query<ClaimedRow>(claimSql, [shards, limit, idBound, horizon, exclude, maxBytes])
     },
 
     /** Returns the ids actually marked; ids of shards whose lease moved on are left pending. */

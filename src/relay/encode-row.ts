@@ -1,7 +1,9 @@
 import type { Catalog } from '../catalog/catalog.js'
+import type { AnyEventDefinition } from '../catalog/define-event.js'
+import { checkMessageBytes, headerBytes } from '../catalog/limits.js'
 import { checkKey, mapStoredRow } from '../catalog/map-event.js'
 import type { ClaimedRow } from '../db/outbox-queries.js'
-import { UnpublishableError } from '../errors.js'
+import { UnpublishableError, ValidationError } from '../errors.js'
 import type { OutgoingMessage } from '../kafka/ports.js'
 import { frame } from '../schema/codec.js'
 
@@ -41,12 +43,8 @@ export function encodeRow(
   if (row.payload !== null) {
     const external = mapStoredRow(event, row.payload)
     value = frame(ids.value, event.valueCodec.encode(external))
-    if (value.length > maxMessageBytes) {
-      throw new UnpublishableError(
-        `encoded value is ${value.length} bytes, over maxMessageBytes ${maxMessageBytes}`,
-      )
-    }
   }
+  checkRecordBytes(event, key, value, row.headers, maxMessageBytes)
 
   const headers: Record<string, string> = {
     ...row.headers,
@@ -57,4 +55,28 @@ export function encodeRow(
   }
   if (value !== null) headers['content-type'] = CONTENT_TYPE
   return { topic: event.topic, key, value, headers }
+}
+
+/**
+ * The record counted as enqueue counts it (src/catalog/limits.ts): encoded value, encoded key and
+ * the event's own headers together. The headers the relay adds are not counted: they are small
+ * and bounded, and enqueue cannot know them.
+ */
+function checkRecordBytes(
+  event: AnyEventDefinition,
+  key: Buffer,
+  value: Buffer | null,
+  headers: Readonly<Record<string, string>>,
+  maxMessageBytes: number,
+): void {
+  try {
+    checkMessageBytes(
+      event,
+      { value: value?.length ?? 0, key: key.length, headers: headerBytes(headers) },
+      maxMessageBytes,
+    )
+  } catch (error) {
+    if (!(error instanceof ValidationError)) throw error
+    throw new UnpublishableError(error.message, { cause: error })
+  }
 }

@@ -2,17 +2,18 @@ import { hostname } from 'node:os'
 import type { ResolvedConfig } from '../config.js'
 import { notifyChannel } from '../db/notify.js'
 import type { ClaimedRow } from '../db/outbox-queries.js'
-import { describeError, isRetriable, UnavailableError, UnpublishableError } from '../errors.js'
+import { describeError, isRetriable, UnavailableError } from '../errors.js'
 import type { KafkaConnection } from '../kafka/ports.js'
 import { createLogger, type Logger } from '../observe/logger.js'
 import { Backoff } from './backoff.js'
-import { BlockedKeys } from './blocked-keys.js'
 import { databaseFromConfig, kafkaFromConfig, registryFromConfig } from './defaults.js'
 import { Degradation } from './degradation.js'
 import { encodeRow, type SchemaIds } from './encode-row.js'
 import { ExactlyOncePublisher } from './exactly-once-publisher.js'
 import { type FailedDependency, failedDependency } from './failed-dependency.js'
 import { ShardLeases } from './leases.js'
+import { Parking } from './parking.js'
+import { claimWasFull, emptyBatch, holdUnsettled, type PreparedBatch, publishable } from './pipeline.js'
 import {
   type Clock,
   type Listener,
@@ -22,7 +23,7 @@ import {
   type SchemaIdResolver,
   systemClock,
 } from './ports.js'
-import { AtLeastOncePublisher, type Encoded, type Publisher, type PublishOutcome } from './publishers.js'
+import { AtLeastOncePublisher, type Publisher, type PublishOutcome } from './publishers.js'
 import { type ScheduledJob, scheduleRetention } from './schedule.js'
 import { type StallReason, StallWatch } from './stall.js'
 import { resolveTransactionalIdPrefix } from './transactional-id.js'
@@ -41,6 +42,8 @@ export interface RelayHealth {
 export interface BatchReport {
   /** What started the claim: a NOTIFY from enqueue, a poll timer, or the previous batch being full. */
   trigger: 'notify' | 'poll' | 'continue'
+  /** Rows claimed for this batch (bounded by relay.batchSize and relay.maxBatchBytes). */
+  claimed: number
   published: number
   parked: number
   /** Published rows with their commit→ack latency in seconds. */
@@ -86,6 +89,7 @@ export class Relay {
   private readonly backoff: Backoff
   private readonly degradation: Degradation
   private readonly stall: StallWatch
+  private readonly parking: Parking
   private publisher: Publisher | null = null
   private retention: ScheduledJob | null = null
   private listener: Listener | null = null
@@ -116,6 +120,7 @@ export class Relay {
       this.logger,
       { host: hostname(), pid: process.pid },
     )
+    this.parking = new Parking(this.db, this.queries, this.leases, config.relay.id, this.logger)
   }
 
   /** Resolves schema ids, creates topics, then runs the loop in the background. Idempotent. */
@@ -135,7 +140,10 @@ export class Relay {
     this.loop = this.run()
   }
 
-  /** Finishes the batch in flight, marks it, releases the leases and closes connections. Idempotent. */
+  /**
+   * Finishes the batch in flight and marks it (a batch prepared meanwhile is dropped unpublished,
+   * its rows stay pending), releases the leases and closes connections. Idempotent.
+   */
   async stop(): Promise<void> {
     this.running = false
     await this.retention?.stop()
@@ -256,23 +264,31 @@ export class Relay {
   }
 
   private async run(): Promise<void> {
-    const { minPollIntervalMs, pollIntervalMs, batchSize } = this.config.relay
+    const { minPollIntervalMs, pollIntervalMs } = this.config.relay
     let idleDelay = minPollIntervalMs
     let trigger: BatchReport['trigger'] = 'poll'
+    // The batch claimed and encoded while the previous one was produced (pipelining).
+    let next: PreparedBatch | null = null
     while (this.running) {
       let claimed = 0
+      let full = false
       await this.retrying(
         'relay loop',
         async () => {
           if (this.config.relay.listen && this.listener === null) await this.startListening()
           await this.leases.maintain()
-          claimed = await this.runBatch(trigger)
+          // A failed step drops the prepared batch: its rows stay pending and are claimed again.
+          const current = next ?? (await this.prepareBatch(trigger, null))
+          next = null
+          claimed = current.claimed.length
+          full = current.full
+          next = await this.runBatch(current)
           this.degradation.recovered()
         },
         { fatalStops: false },
       )
       if (!this.running) break
-      if (claimed >= batchSize) {
+      if (full || next !== null) {
         idleDelay = minPollIntervalMs
         trigger = 'continue'
         continue
@@ -284,100 +300,67 @@ export class Relay {
     }
   }
 
-  /** One claim → encode/park → publish → mark/fence cycle. Returns how many rows were claimed. */
-  private async runBatch(trigger: BatchReport['trigger']): Promise<number> {
+  /**
+   * Publishes and marks a prepared batch. In at-least-once mode, when the batch was full, the next
+   * one is claimed and encoded meanwhile (src/relay/pipeline.ts) and returned to be published next.
+   * Exactly-once stays one batch at a time: each batch is a Kafka transaction per shard whose
+   * progress the next claim's `sync` reads.
+   */
+  private async runBatch(current: PreparedBatch): Promise<PreparedBatch | null> {
+    if (current.claimed.length === 0) return null
+    const pipelined = this.config.relay.delivery !== 'exactly-once' && current.full && current.held === 0
+    const [marked, prepared] = await Promise.allSettled([
+      this.publishAndMark(current),
+      pipelined ? this.prepareBatch('continue', current) : Promise.resolve(null),
+    ])
+    if (marked.status === 'rejected') throw marked.reason
+    if (prepared.status === 'rejected') throw prepared.reason
+    if (marked.value === null || prepared.value === null) return null
+    return holdUnsettled(prepared.value, current, marked.value)
+  }
+
+  /** Claims settled rows of the shards ready (skipping the ids of `inFlight`) and encodes or parks them. */
+  private async prepareBatch(trigger: BatchReport['trigger'], inFlight: PreparedBatch | null) {
     const publisher = this.publisher
     if (publisher === null) throw new UnavailableError('kafka', 'the relay is not started')
-    const rows = await this.claim(publisher)
-    if (rows.length === 0) return 0
-    const blocked = new BlockedKeys()
-    const { batch, parked: parkedEarly } = await this.encodeOrPark(rows, blocked)
+    const { batchSize, maxBatchBytes } = this.config.relay
+    const prepared = emptyBatch(trigger, this.leases.leases)
+    if (!this.running) return prepared
+    const shards = await publisher.sync(prepared.leases)
+    if (shards.length === 0) return prepared
+    const claimed = await this.queries.outbox.claimPendingBatch(this.db, shards, batchSize, {
+      exclude: inFlight?.claimed.map((r) => r.id) ?? [],
+      maxBytes: maxBatchBytes,
+    })
+    if (claimed.length === 0 && inFlight === null) await this.stall.check(shards)
+    else if (claimed.length > 0) this.stall.clear()
+    const encode = (row: ClaimedRow) =>
+      encodeRow(row, this.config.catalog, this.schemaIds, this.config.relay.maxMessageBytes)
+    const { batch, parked } = await this.parking.encodeOrPark(claimed, prepared.blocked, encode)
+    return { ...prepared, claimed, batch, parked, full: claimWasFull(claimed, batchSize, maxBatchBytes) }
+  }
+
+  /** Publish → park refused → mark/fence. Returns the ids marked sent; null when nothing was published. */
+  private async publishAndMark(prepared: PreparedBatch): Promise<ReadonlySet<string> | null> {
+    const publisher = this.publisher
+    if (publisher === null) throw new UnavailableError('kafka', 'the relay is not started')
     if (!this.leases.safeToPublish()) {
       // Our leases may have expired while we worked; renew before publishing anything.
       await this.leases.maintain(true)
-      return rows.length
+      return null
     }
-    const outcome = await publisher.publish(batch, blocked)
-    const parked = parkedEarly + (await this.parkRefused(outcome.refused, blocked))
-    await this.markAndFence(publisher, outcome)
-    this.report(trigger, outcome.sent, parked)
-    this.logger.debug({ claimed: rows.length, published: outcome.sent.length, parked }, 'batch done')
+    const outcome = await publisher.publish(publishable(prepared, this.leases.leases), prepared.blocked)
+    const parked = prepared.parked + (await this.parking.parkRefused(outcome.refused, prepared.blocked))
+    const marked = await this.markAndFence(publisher, outcome)
+    this.report(prepared, outcome.sent, parked)
+    const counts = { claimed: prepared.claimed.length, published: outcome.sent.length, parked }
+    this.logger.debug(counts, 'batch done')
     if (outcome.failure !== undefined) throw outcome.failure
-    return rows.length
-  }
-
-  /** Claims settled rows of the shards ready to publish; with none, checks for a stall. */
-  private async claim(publisher: Publisher): Promise<ClaimedRow[]> {
-    const shards = await publisher.sync(this.leases.leases)
-    if (shards.length === 0) return []
-    const rows = await this.queries.outbox.claimPendingBatch(this.db, shards, this.config.relay.batchSize)
-    if (rows.length === 0) await this.stall.check(shards)
-    else this.stall.clear()
-    return rows
-  }
-
-  /** Maps and encodes each row; a row that cannot be published is parked and blocks its key. */
-  private async encodeOrPark(
-    rows: readonly ClaimedRow[],
-    blocked: BlockedKeys,
-  ): Promise<{ batch: Encoded[]; parked: number }> {
-    const batch: Encoded[] = []
-    let parked = 0
-    for (const row of rows) {
-      if (blocked.isBlocked(row)) continue
-      try {
-        const message = encodeRow(row, this.config.catalog, this.schemaIds, this.config.relay.maxMessageBytes)
-        batch.push({ row, message })
-      } catch (error) {
-        if (!(error instanceof UnpublishableError)) throw error
-        if (await this.park(row, error, blocked)) parked++
-      }
-    }
-    return { batch, parked }
-  }
-
-  /**
-   * Parks one row and blocks its key for this batch. A failed park never fails the batch: the row
-   * stays pending, its key waits, and the next batch tries again. Returns whether it was parked.
-   */
-  private async park(row: ClaimedRow, error: UnpublishableError, blocked: BlockedKeys): Promise<boolean> {
-    blocked.block(row)
-    const fields = { outboxId: row.id, eventType: row.event_type, key: row.key, err: describeError(error) }
-    try {
-      // Fenced like markSent: when the shard's lease moved on, its new holder decides about the row.
-      const parked = await this.queries.outbox.parkRow(
-        this.db,
-        row.id,
-        describeError(error),
-        this.leases.leases,
-        this.config.relay.id,
-      )
-      if (!parked) return false
-    } catch (parkError) {
-      this.logger.error(
-        { ...fields, parkErr: describeError(parkError) },
-        'could not park a row that cannot be published; it stays pending and its key waits',
-      )
-      return false
-    }
-    this.logger.error(
-      fields,
-      'parked a row that cannot be published; later rows of its key wait (postbox parked retry|skip)',
-    )
-    return true
-  }
-
-  /** Parks the rows Kafka refused; returns how many were parked. */
-  private async parkRefused(refused: PublishOutcome['refused'], blocked: BlockedKeys): Promise<number> {
-    let parked = 0
-    for (const { row, error } of refused) {
-      if (await this.park(row, error, blocked)) parked++
-    }
-    return parked
+    return marked
   }
 
   /** Marks published rows sent under the leases held; shards fenced in Kafka or Postgres are dropped. */
-  private async markAndFence(publisher: Publisher, outcome: PublishOutcome): Promise<void> {
+  private async markAndFence(publisher: Publisher, outcome: PublishOutcome): Promise<ReadonlySet<string>> {
     this.leases.drop(outcome.lostShards, 'fenced: a newer producer holds the shard')
     const sent = outcome.sent
     const shards = [...new Set(sent.map((r) => r.shard))]
@@ -393,18 +376,20 @@ export class Relay {
       await publisher.markFailed(shards)
       throw error
     }
+    const markedIds = new Set(marked)
     if (marked.length < sent.length) {
-      const markedIds = new Set(marked)
       const lost = [...new Set(sent.filter((r) => !markedIds.has(r.id)).map((r) => r.shard))]
       this.leases.drop(lost, 'fenced: another relay holds a newer epoch')
     }
     await publisher.afterMarked(shards)
+    return markedIds
   }
 
-  private report(trigger: BatchReport['trigger'], sent: readonly ClaimedRow[], parked: number): void {
+  private report(prepared: PreparedBatch, sent: readonly ClaimedRow[], parked: number): void {
     const now = this.clock.now()
     this.hooks.onBatch?.({
-      trigger,
+      trigger: prepared.trigger,
+      claimed: prepared.claimed.length,
       published: sent.length,
       parked,
       rows: sent.map((r) => ({
