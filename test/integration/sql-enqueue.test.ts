@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
 import { after, before, describe, test } from 'node:test'
 import { promisify } from 'node:util'
+import { runPostbox } from '../support/cli.js'
 import { orderEvent } from '../support/events.js'
 import { readTopic, startRelay } from '../support/relay.js'
 import { createMigratedDatabase, queryRows, uniqueName, waitFor } from '../support/stack.js'
@@ -126,6 +127,25 @@ describe('postbox.enqueue() writes outbox rows from SQL', () => {
     assert.notEqual(result.code, 0)
     assert.match(result.stderr, /unknown event type "no\.such\.event"/)
     assert.match(result.stderr, /HINT:.*pass the topic/)
+  })
+
+  test('postbox migrate --config registers the event types of its catalog, so SQL can enqueue before any relay ran', async () => {
+    const topic = uniqueName('sql.migrate')
+    const migrated = await runPostbox(['--config', 'test/cli/fixtures/orders.config.ts', 'migrate'], {
+      databaseUrl: db.url,
+      env: { PBTEST_TOPIC: topic },
+    })
+    assert.equal(migrated.code, 0, migrated.stderr)
+    assert.match(migrated.stdout, /registered 1 event type\(s\) for postbox\.enqueue\(\)/)
+    const eventType = orderEvent(topic).type
+    const result = await psql(db.url, `select postbox.enqueue('${eventType}', '3', '{"id": 3}')`)
+    assert.equal(result.code, 0, result.stderr)
+    const rows = await queryRows<{ topic: string }>(
+      db.url,
+      'select topic from postbox.outbox where event_type = $1',
+      [eventType],
+    )
+    assert.deepEqual(rows, [{ topic }])
   })
 
   test('a payload the mapping cannot publish is parked by the relay with its error; later keys flow', async () => {
