@@ -1,3 +1,4 @@
+import { DatabaseError, MigrationError } from '../errors.js'
 import type { SqlExecutor } from './executor.js'
 import { quoteIdentifier } from './identifier.js'
 
@@ -19,7 +20,21 @@ export function eventTypeQueries(schemaName: string) {
     /** Records each catalog event's topic, so SQL written events land on the same topic. */
     async upsertEventTypes(db: SqlExecutor, events: readonly EventTypeTopic[]): Promise<void> {
       if (events.length === 0) return
-      await db.query(upsertSql, [JSON.stringify(events)])
+      try {
+        await db.query(upsertSql, [JSON.stringify(events)])
+      } catch (error) {
+        if (!isUndefinedTable(error)) throw error
+        throw new MigrationError(
+          `schema ${schemaName} has no event_type table (migration 0005_sql_enqueue.sql): run postbox migrate`,
+          { cause: error },
+        )
+      }
     },
   }
+}
+
+/** 42P01 undefined_table, raw from pg or classified. */
+function isUndefinedTable(error: unknown): boolean {
+  if (error instanceof DatabaseError) return error.sqlstate === '42P01'
+  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === '42P01'
 }
