@@ -12,9 +12,12 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 }
 
 function tagOf(value: Record<string, unknown>): string | undefined {
-  const keys = Object.keys(value)
-  const [only] = keys
-  return keys.length === 1 && (only === DATE_TAG || only === BIGINT_TAG) ? only : undefined
+  const tag = Object.hasOwn(value, DATE_TAG)
+    ? DATE_TAG
+    : Object.hasOwn(value, BIGINT_TAG)
+      ? BIGINT_TAG
+      : undefined
+  return tag !== undefined && Object.keys(value).length === 1 ? tag : undefined
 }
 
 /**
@@ -36,14 +39,18 @@ export function tagTypes(this: unknown, key: string, value: unknown): unknown {
 
 /** The snapshot with its tagged Dates and bigints restored; the same object when it holds none. */
 export function restoreTypes(value: unknown): unknown {
+  if (value === null || typeof value !== 'object') return value
+  // Copied only on the way back up from a restored value: a snapshot without tags is not copied.
   if (Array.isArray(value)) {
-    let changed = false
-    const items = value.map((item) => {
-      const restored = restoreTypes(item)
-      if (restored !== item) changed = true
-      return restored
-    })
-    return changed ? items : value
+    let copy: unknown[] | undefined
+    for (let i = 0; i < value.length; i++) {
+      const restored = restoreTypes(value[i])
+      if (restored !== value[i]) {
+        copy ??= [...value]
+        copy[i] = restored
+      }
+    }
+    return copy ?? value
   }
   if (!isPlainObject(value)) return value
   const tag = tagOf(value)
@@ -52,11 +59,14 @@ export function restoreTypes(value: unknown): unknown {
     if (tag === DATE_TAG) return new Date(text)
     if (/^-?\d+$/.test(text)) return BigInt(text)
   }
-  let changed = false
-  const entries = Object.entries(value).map(([k, v]) => {
-    const restored = restoreTypes(v)
-    if (restored !== v) changed = true
-    return [k, restored] as const
-  })
-  return changed ? Object.fromEntries(entries) : value
+  let copy: Record<string, unknown> | undefined
+  for (const key in value) {
+    const item = value[key]
+    const restored = restoreTypes(item)
+    if (restored !== item) {
+      copy ??= { ...value }
+      copy[key] = restored
+    }
+  }
+  return copy ?? value
 }
