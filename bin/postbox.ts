@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs'
 import { createInterface } from 'node:readline/promises'
 import { runCli } from '../src/cli/program.js'
 import { type ShutdownSignal, SIGNAL_EXIT_CODE } from '../src/cli/runtime.js'
+import { connectionEnvironment } from '../src/connect/environment.js'
 
 // package.json sits at the package root: two levels above dist/bin/postbox.js, one above bin/postbox.ts.
 function packageVersion(): string {
@@ -36,6 +37,7 @@ const code = await runCli(process.argv.slice(2), {
     POSTBOX_SCHEMA: process.env.POSTBOX_SCHEMA,
     POSTBOX_CONFIG: process.env.POSTBOX_CONFIG,
     LOG_LEVEL: process.env.LOG_LEVEL,
+    ...connectionEnvironment(process.env),
   },
   io: {
     out: (line) => process.stdout.write(`${line}\n`),

@@ -61,16 +61,57 @@ const relaySchema = z.strictObject({
     .optional(),
 })
 
+/** TLS material as file paths (never PEM text in settings). */
+const tlsFiles = z.strictObject({
+  ca: z.union([z.string().min(1), z.array(z.string().min(1))]).optional(),
+  cert: z.string().min(1).optional(),
+  key: z.string().min(1).optional(),
+  passphrase: z.string().optional(),
+  rejectUnauthorized: z.boolean().optional(),
+})
+
+/** Mechanism names are checked (with a message naming the accepted ones) when the relay resolves them. */
+const kafkaSasl = z.union([
+  z.strictObject({ mechanism: z.string().min(1), username: z.string(), password: z.string() }),
+  z.strictObject({
+    mechanism: z.string().min(1),
+    tokenProvider: z.custom<() => Promise<string>>((v) => typeof v === 'function', {
+      message: 'expected a function returning a token',
+    }),
+  }),
+])
+
 const settingsSchema = z.strictObject({
   events: z.array(eventDefinition),
   databaseUrl: z.string().min(1).optional(),
+  postgres: z
+    .strictObject({
+      sslmode: z
+        .enum(['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full', 'no-verify'])
+        .optional(),
+      sslrootcert: z.string().min(1).optional(),
+      sslcert: z.string().min(1).optional(),
+      sslkey: z.string().min(1).optional(),
+      sslpassword: z.string().optional(),
+    })
+    .optional(),
   kafka: z
     .strictObject({
       brokers: z.union([z.string(), z.array(z.string())]).optional(),
       clientId: z.string().min(1).optional(),
+      ssl: z.union([z.boolean(), tlsFiles]).optional(),
+      sasl: kafkaSasl.optional(),
     })
     .optional(),
-  registry: z.strictObject({ url: z.string().min(1).optional() }).optional(),
+  registry: z
+    .strictObject({
+      url: z.string().min(1).optional(),
+      username: z.string().optional(),
+      password: z.string().optional(),
+      token: z.string().optional(),
+      ssl: tlsFiles.optional(),
+    })
+    .optional(),
   schema: z.string().min(1).optional(),
   logLevel: z.enum(LOG_LEVELS).optional(),
   relay: relaySchema.optional(),

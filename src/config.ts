@@ -2,6 +2,17 @@ import { hostname } from 'node:os'
 import { type Catalog, createCatalog } from './catalog/catalog.js'
 import type { AnyEventDefinition, EventDefinition } from './catalog/define-event.js'
 import { parseLogLevel, parseSettings } from './config-schema.js'
+import {
+  type KafkaSecurity,
+  type KafkaSecuritySettings,
+  resolveKafkaSecurity,
+} from './connect/kafka-security.js'
+import { databaseUrlWithTls, type PostgresTlsSettings } from './connect/postgres-tls.js'
+import {
+  type RegistryConnection,
+  type RegistrySettings,
+  resolveRegistryConnection,
+} from './connect/registry-auth.js'
 import { quoteIdentifier } from './db/identifier.js'
 import { DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_SCHEMA } from './defaults.js'
 import { durationMs } from './duration.js'
@@ -15,8 +26,10 @@ export interface PostboxSettings {
   // biome-ignore lint/suspicious/noExplicitAny: a catalog holds events of every row type
   events: readonly EventDefinition<any, unknown, any>[]
   databaseUrl?: string
-  kafka?: { brokers?: readonly string[] | string; clientId?: string }
-  registry?: { url?: string }
+  /** TLS for Postgres (the same parameters work in databaseUrl's query string, which wins). */
+  postgres?: PostgresTlsSettings
+  kafka?: { brokers?: readonly string[] | string; clientId?: string } & KafkaSecuritySettings
+  registry?: RegistrySettings
   /** Postgres schema of the outbox tables (default "postbox"). */
   schema?: string
   logLevel?: LogLevel
@@ -67,8 +80,12 @@ export interface RelaySettings {
 export interface ResolvedConfig {
   readonly catalog: Catalog
   readonly databaseUrl: string
-  readonly kafka: { readonly brokers: readonly string[]; readonly clientId: string }
-  readonly registry: { readonly url: string }
+  readonly kafka: {
+    readonly brokers: readonly string[]
+    readonly clientId: string
+    readonly security: KafkaSecurity
+  }
+  readonly registry: RegistryConnection
   readonly schema: string
   readonly logLevel: LogLevel
   readonly relay: Readonly<Required<Omit<RelaySettings, 'backoff' | 'httpPort' | 'retention'>>> & {
@@ -100,7 +117,7 @@ export function resolveConnection(settings: Omit<PostboxSettings, 'events'>): Co
   const brokers = typeof brokersSetting === 'string' ? brokersSetting.split(',') : [...(brokersSetting ?? [])]
   const logLevel = settings.logLevel === undefined ? 'info' : parseLogLevel(settings.logLevel, 'logLevel')
   return Object.freeze({
-    databaseUrl: settings.databaseUrl || undefined,
+    databaseUrl: settings.databaseUrl ? databaseUrlWithTls(settings.databaseUrl, settings.postgres) : undefined,
     schema,
     kafka: Object.freeze({
       brokers: Object.freeze(brokers.map((b) => b.trim()).filter((b) => b !== '')),
@@ -174,8 +191,12 @@ export function resolveConfig(settings: PostboxSettings, source = 'the settings'
   const config: ResolvedConfig = {
     catalog: createCatalog(settings.events as readonly AnyEventDefinition[]),
     databaseUrl,
-    kafka: Object.freeze({ brokers: cleanBrokers, clientId: connection.kafka.clientId }),
-    registry: Object.freeze({ url: requireRegistryUrl(connection) }),
+    kafka: Object.freeze({
+      brokers: cleanBrokers,
+      clientId: connection.kafka.clientId,
+      security: resolveKafkaSecurity(settings.kafka),
+    }),
+    registry: resolveRegistryConnection({ ...settings.registry, url: requireRegistryUrl(connection) }),
     schema,
     logLevel: connection.logLevel,
     relay: Object.freeze({

@@ -145,3 +145,21 @@ export class FencedError extends PostboxError {
     super('POSTBOX_FENCED', message, { ...options, retriable: true })
   }
 }
+
+/**
+ * A dependency refused the connection for a reason retrying cannot fix: wrong credentials, an
+ * untrusted certificate, a SASL mechanism the broker does not offer. Fatal at start-up; the
+ * message names the cause and the setting to change.
+ */
+export class ConnectionSecurityError extends PostboxError {
+  readonly dependency: 'postgres' | 'kafka' | 'registry'
+
+  constructor(
+    dependency: 'postgres' | 'kafka' | 'registry',
+    message: string,
+    options: { cause?: unknown } = {},
+  ) {
+    super('POSTBOX_CONNECTION_SECURITY', `${dependency}: ${message}`, options)
+    this.dependency = dependency
+  }
+}

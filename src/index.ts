@@ -13,6 +13,7 @@ export {
 } from './enqueue.js'
 export {
   ConfigError,
+  ConnectionSecurityError,
   DatabaseError,
   FencedError,
   LeaseLostError,

@@ -1,3 +1,5 @@
+import { type KafkaSecuritySettings, resolveKafkaSecurity } from './connect/kafka-security.js'
+import { type RegistrySettings, resolveRegistryConnection } from './connect/registry-auth.js'
 import { executorFor, type SqlClient } from './db/executor.js'
 import { transactionQueries } from './db/transaction-queries.js'
 import { DEFAULT_SCHEMA } from './defaults.js'
@@ -18,6 +20,13 @@ export interface PublishedEvent {
   headers: Record<string, string>
 }
 
+/** Where to read from: brokers and registry URL, plus Kafka TLS/SASL and registry credentials when needed. */
+export interface PublishedConnection extends KafkaSecuritySettings {
+  brokers: readonly string[]
+  registryUrl: string
+  registry?: Omit<RegistrySettings, 'url'>
+}
+
 /** Avro records decode as instances of generated classes; plain objects compare with deepStrictEqual. */
 function plain(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(plain)
@@ -31,12 +40,19 @@ function plain(value: unknown): unknown {
  * as an independent consumer would. Meant for an application's own tests.
  */
 export async function readPublished(
-  connection: { brokers: readonly string[]; registryUrl: string },
+  connection: PublishedConnection,
   topic: string,
   options: { timeoutMs?: number; avroKey?: boolean } = {},
 ): Promise<PublishedEvent[]> {
-  const kafka = kafkaClient(connection.brokers, 'postbox-testing', silentLogger)
-  const registry = createRegistryClient(connection.registryUrl)
+  const kafka = kafkaClient(
+    connection.brokers,
+    'postbox-testing',
+    silentLogger,
+    resolveKafkaSecurity(connection),
+  )
+  const registry = createRegistryClient(
+    resolveRegistryConnection({ ...connection.registry, url: connection.registryUrl }),
+  )
   const records = await kafka.readTopic(topic, { timeoutMs: options.timeoutMs })
   const out: PublishedEvent[] = []
   for (const r of records) {
@@ -73,7 +89,7 @@ export interface WaitForPublishedOptions {
  * For tests that run a relay and then assert on what consumers will see.
  */
 export async function waitForPublished(
-  connection: { brokers: readonly string[]; registryUrl: string },
+  connection: PublishedConnection,
   topic: string,
   options: WaitForPublishedOptions = {},
 ): Promise<PublishedEvent[]> {

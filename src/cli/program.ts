@@ -2,7 +2,9 @@ import { Command, CommanderError } from 'commander'
 import { resolveConnection } from '../config.js'
 import { InvalidSettingsError } from '../config-schema.js'
 import { describeError, PostboxError } from '../errors.js'
+import { redact } from '../redact.js'
 import * as backfill from './backfill.js'
+import * as grants from './grants.js'
 import type { CliIo } from './io.js'
 import * as migrate from './migrate.js'
 import * as parked from './parked.js'
@@ -26,17 +28,28 @@ export interface CliContext {
 const EXIT_USAGE = 2
 
 /** Every command, each registered the same way: `register(program, runtime)`. */
-const COMMANDS = [migrate, relay, status, parked, replay, purge, backfill, schemas]
+const COMMANDS = [migrate, relay, status, parked, replay, purge, backfill, schemas, grants]
 
 /** Runs the postbox command line; resolves to the process exit code. */
-export async function runCli(argv: readonly string[], ctx: CliContext): Promise<number> {
+export async function runCli(argv: readonly string[], context: CliContext): Promise<number> {
+  // Everything the CLI prints passes the one redaction edge (errors, --json, status, --help).
+  const ctx: CliContext = {
+    ...context,
+    io: {
+      ...context.io,
+      out: (line) => context.io.out(redact(line)),
+      err: (line) => context.io.err(redact(line)),
+    },
+  }
   let exitCode = 0
   const program = new Command()
     .name('postbox')
     .description(
       'Transactional outbox for PostgreSQL → Kafka.\n\n' +
         'Connection settings come from the config file (postbox.config.ts|mjs|js exporting { events, ... })\n' +
-        'and the environment: DATABASE_URL, KAFKA_BROKERS, SCHEMA_REGISTRY_URL, POSTBOX_SCHEMA, LOG_LEVEL.',
+        'and the environment: DATABASE_URL (or libpq PG* variables and .pgpass), KAFKA_BROKERS,\n' +
+        'SCHEMA_REGISTRY_URL, POSTBOX_SCHEMA, LOG_LEVEL; KAFKA_SSL*, KAFKA_SASL_* and SCHEMA_REGISTRY_*\n' +
+        'for TLS and credentials (see the README, "Production connections").',
     )
     .version(ctx.version, '-V, --version', 'print the postbox version')
     .option('-c, --config <file>', 'config file exporting the event catalog and settings')

@@ -3,6 +3,7 @@ import type { Command } from 'commander'
 import type { AnyEventDefinition } from '../catalog/define-event.js'
 import type { AvroSchema, Compatibility } from '../catalog/types.js'
 import { requireRegistryUrl, resolveConnection } from '../config.js'
+import { resolveRegistryConnection } from '../connect/registry-auth.js'
 import { ConfigError, describeError } from '../errors.js'
 import { type AvroCodec, compileSchema } from '../schema/codec.js'
 import { createRegistryClient, type RegistryClient } from '../schema/registry.js'
@@ -141,7 +142,9 @@ export function register(program: Command, run: CommandRuntime): void {
     .action(
       run.action(async (opts: { json?: boolean }) => {
         const settings = await run.settings({ requireEvents: true })
-        const registry = createRegistryClient(requireRegistryUrl(resolveConnection(settings)))
+        const registry = createRegistryClient(
+          resolveRegistryConnection({ ...settings.registry, url: requireRegistryUrl(resolveConnection(settings)) }),
+        )
         const results: SubjectCheck[] = []
         for (const local of localSubjects(eventsOf(settings.events as readonly AnyEventDefinition[]))) {
           results.push(await checkSubject(registry, local))
@@ -191,7 +194,9 @@ export function register(program: Command, run: CommandRuntime): void {
     .action(
       run.action(async (opts: { json?: boolean }) => {
         const settings = await run.settings({ requireEvents: true })
-        const registry = createRegistryClient(requireRegistryUrl(resolveConnection(settings)))
+        const registry = createRegistryClient(
+          resolveRegistryConnection({ ...settings.registry, url: requireRegistryUrl(resolveConnection(settings)) }),
+        )
         const results: {
           subject: string
           id: number | null

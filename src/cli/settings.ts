@@ -3,10 +3,11 @@ import { resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import type { PostboxSettings } from '../config.js'
 import { parseLogLevel, parseSettings } from '../config-schema.js'
+import { type ConnectionEnvironment, withConnectionEnvironment } from '../connect/environment.js'
 import { ConfigError } from '../errors.js'
 
 /** The environment variables the CLI honours, read by bin/ and passed down. */
-export interface CliEnvironment {
+export interface CliEnvironment extends ConnectionEnvironment {
   DATABASE_URL?: string
   KAFKA_BROKERS?: string
   SCHEMA_REGISTRY_URL?: string
@@ -57,12 +58,15 @@ export async function loadSettings(
       `no config file: pass --config <file> or create ${DEFAULT_CONFIG_FILES.join(' / ')} exporting { events }`,
     )
   }
-  return {
-    ...fromFile,
-    databaseUrl: env.DATABASE_URL || fromFile.databaseUrl,
-    schema: env.POSTBOX_SCHEMA || fromFile.schema,
-    logLevel: env.LOG_LEVEL ? parseLogLevel(env.LOG_LEVEL, 'LOG_LEVEL') : fromFile.logLevel,
-    kafka: { ...fromFile.kafka, brokers: env.KAFKA_BROKERS || fromFile.kafka?.brokers },
-    registry: { ...fromFile.registry, url: env.SCHEMA_REGISTRY_URL || fromFile.registry?.url },
-  }
+  return withConnectionEnvironment(
+    {
+      ...fromFile,
+      databaseUrl: env.DATABASE_URL || fromFile.databaseUrl,
+      schema: env.POSTBOX_SCHEMA || fromFile.schema,
+      logLevel: env.LOG_LEVEL ? parseLogLevel(env.LOG_LEVEL, 'LOG_LEVEL') : fromFile.logLevel,
+      kafka: { ...fromFile.kafka, brokers: env.KAFKA_BROKERS || fromFile.kafka?.brokers },
+      registry: { ...fromFile.registry, url: env.SCHEMA_REGISTRY_URL || fromFile.registry?.url },
+    },
+    env,
+  )
 }

@@ -50,7 +50,13 @@ export async function migrate(databaseUrl: string, schemaName: string): Promise<
           `schema ${schemaName} was migrated by a newer Postbox (unknown migrations: ${unknown.join(', ')}); upgrade Postbox`,
         )
       }
-      await db.query(`create schema if not exists ${schema}`, [])
+      // Creating a schema, even `if not exists`, needs CREATE on the database, which the owner
+      // role of `postbox grants` lacks: it owns the schema the administrator made for it.
+      const [found] = await db.query<{ present: boolean }>(
+        'select to_regnamespace($1) is not null as present',
+        [schemaName],
+      )
+      if (found?.present !== true) await db.query(`create schema if not exists ${schema}`, [])
       const knex = knexFactory({ client: 'pg', connection: databaseUrl, pool: { min: 0, max: 1 } })
       try {
         await classified(() =>

@@ -1,5 +1,6 @@
 import pg from 'pg'
 import { classified, classifyPgError } from './errors.js'
+import { pgConnectionOptions } from '../connect/postgres-tls.js'
 import type { SqlExecutor } from './executor.js'
 import { listenSql } from './notify.js'
 
@@ -18,7 +19,7 @@ export function openDatabase(
   options: { indexPlansOnly?: boolean } = {},
 ): Database {
   const pool = new pg.Pool({
-    connectionString,
+    ...pgConnectionOptions(connectionString),
     max,
     application_name: applicationName,
     // The relay's hot queries each walk one index in order and stop after a batch. With statistics
@@ -48,7 +49,10 @@ export async function listen(
   onNotify: () => void,
   onError: (error: unknown) => void,
 ): Promise<Listener> {
-  const client = new pg.Client({ connectionString, application_name: 'postbox-listen' })
+  const client = new pg.Client({
+    ...pgConnectionOptions(connectionString),
+    application_name: 'postbox-listen',
+  })
   client.on('error', (error) => onError(classifyPgError(error)))
   client.on('notification', onNotify)
   try {
@@ -73,7 +77,7 @@ export async function withClient<T>(
   connectionString: string,
   fn: (db: SqlExecutor) => Promise<T>,
 ): Promise<T> {
-  const client = new pg.Client({ connectionString, application_name: 'postbox' })
+  const client = new pg.Client({ ...pgConnectionOptions(connectionString), application_name: 'postbox' })
   // A connection lost between queries is reported by the next query; it must not crash the process.
   client.on('error', () => {})
   await classified(() => client.connect())

@@ -1,5 +1,6 @@
 import pg from 'pg'
 import { classified } from './errors.js'
+import { pgConnectionOptions } from '../connect/postgres-tls.js'
 import type { SqlClient, SqlExecutor } from './executor.js'
 
 /** One dedicated connection for an operator command that runs its own short transactions. */
@@ -14,7 +15,10 @@ export interface Session extends SqlExecutor {
 
 /** Queries, BEGIN and COMMIT fail classified (UnavailableError or DatabaseError); `work`'s own errors pass unchanged. */
 export async function openSession(connectionString: string, applicationName: string): Promise<Session> {
-  const client = new pg.Client({ connectionString, application_name: applicationName })
+  const client = new pg.Client({
+    ...pgConnectionOptions(connectionString),
+    application_name: applicationName,
+  })
   // A connection lost between commands is reported by the next command; it must not crash the process.
   client.on('error', () => {})
   await classified(() => client.connect())

@@ -1,4 +1,11 @@
-import { FencedError, type PostboxError, UnavailableError, UnpublishableError } from '../errors.js'
+import { tlsFailureCode, tlsFix } from '../connect/tls.js'
+import {
+  ConnectionSecurityError,
+  FencedError,
+  type PostboxError,
+  UnavailableError,
+  UnpublishableError,
+} from '../errors.js'
 
 /** Kafka refused these records for good: park the row, never retry it as is. */
 const RECORD_REFUSALS = new Set([
@@ -36,6 +43,47 @@ function protocolFailure(error: unknown): ProtocolFailure | null {
   return null
 }
 
+/** The error and its causes, outermost first. */
+function* causes(error: unknown): Generator<{ name?: unknown; message?: unknown; type?: unknown }> {
+  let current: unknown = error
+  for (let depth = 0; depth < 8 && typeof current === 'object' && current !== null; depth++) {
+    yield current as { name?: unknown; message?: unknown; type?: unknown }
+    const next = (current as { cause?: unknown }).cause
+    if (next === current) return
+    current = next
+  }
+}
+
+const SASL_SETTINGS = 'kafka.sasl (KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD)'
+
+/**
+ * Failures no retry can fix, each with the setting to change: the broker rejected the SASL
+ * credentials, does not offer the SASL mechanism, or presented a certificate we do not trust.
+ * Null for every other failure.
+ */
+export function kafkaSecurityFailure(error: unknown): ConnectionSecurityError | null {
+  const fail = (message: string) => new ConnectionSecurityError('kafka', message, { cause: error })
+  for (const e of causes(error)) {
+    const message = typeof e.message === 'string' ? e.message : ''
+    if (e.type === 'UNSUPPORTED_SASL_MECHANISM' || /mechanism is not supported/i.test(message)) {
+      return fail(
+        `the broker does not offer this SASL mechanism (UNSUPPORTED_SASL_MECHANISM): set kafka.sasl.mechanism (KAFKA_SASL_MECHANISM) to one the listener enables`,
+      )
+    }
+    if (
+      e.name === 'KafkaJSSASLAuthenticationError' ||
+      e.type === 'SASL_AUTHENTICATION_FAILED' ||
+      e.type === 'ILLEGAL_SASL_STATE'
+    ) {
+      return fail(`the broker rejected the SASL credentials (${message}): check ${SASL_SETTINGS}`)
+    }
+  }
+  const tls = tlsFailureCode(error)
+  return tls === null
+    ? null
+    : fail(tlsFix(tls, 'kafka.ssl.ca (KAFKA_SSL_CA)', 'kafka.brokers (KAFKA_BROKERS)'))
+}
+
 /** The broker's error type when there is one (e.g. TOPIC_AUTHORIZATION_FAILED), else the error's name. */
 export function kafkaFailureName(error: unknown): string {
   return protocolFailure(error)?.type ?? (error instanceof Error ? error.name : typeof error)
@@ -43,11 +91,14 @@ export function kafkaFailureName(error: unknown): string {
 
 /**
  * The one verdict on a Kafka failure, for both producers: record-level refusals park one row
- * (UnpublishableError); fencing is a FencedError; everything else (authorization, policy,
+ * (UnpublishableError); fencing is a FencedError; rejected credentials, an untrusted certificate
+ * or a missing SASL mechanism are a ConnectionSecurityError (fatal at start-up); everything else (authorization, policy,
  * sequence errors, lost connections, unknown errors) is UnavailableError, so the relay backs off
  * and says why instead of parking rows that did nothing wrong.
  */
 export function classifyKafkaError(error: unknown, doing: string): PostboxError {
+  const refused = kafkaSecurityFailure(error)
+  if (refused !== null) return refused
   const failure = protocolFailure(error)
   if (failure !== null) {
     if (RECORD_REFUSALS.has(failure.type)) {

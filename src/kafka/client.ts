@@ -1,6 +1,8 @@
+import { createRequire } from 'node:module'
 import {
   type ICustomPartitioner,
   Kafka,
+  type KafkaConfig,
   type LogEntry,
   logLevel,
   type Message,
@@ -9,9 +11,10 @@ import {
   type RecordMetadata,
   type Transaction,
 } from 'kafkajs'
+import { type KafkaSecurity, NO_KAFKA_SECURITY } from '../connect/kafka-security.js'
 import { UnavailableError } from '../errors.js'
 import type { Logger } from '../observe/logger.js'
-import { classifyKafkaError, kafkaFailureName } from './classify.js'
+import { classifyKafkaError, kafkaFailureName, kafkaSecurityFailure } from './classify.js'
 import type {
   Delivery,
   EventProducer,
@@ -22,6 +25,31 @@ import type {
   ShardProducer,
   TopicSpec,
 } from './ports.js'
+
+/**
+ * kafkajs 2.2.4 schedules its idle request-queue check with `throttledUntil - Date.now()`, which is
+ * a large negative number while nothing is throttled; Node 24 warns about every such timer
+ * (TimeoutNegativeWarning, tulios/kafkajs#1751). The timer fires after 1 ms either way, so the
+ * computation is given a bound that is not in the past, and the queue's state is put back at once.
+ */
+function keepRequestQueueTimersNonNegative(): void {
+  const require = createRequire(import.meta.url)
+  const { prototype } = require('kafkajs/src/network/requestQueue/index.js') as {
+    prototype: { scheduleCheckPendingRequests(): void; throttledUntil: number }
+  }
+  const schedule = prototype.scheduleCheckPendingRequests
+  prototype.scheduleCheckPendingRequests = function (this: typeof prototype) {
+    const throttledUntil = this.throttledUntil
+    const now = Date.now()
+    if (throttledUntil < now) this.throttledUntil = now + 1
+    try {
+      schedule.call(this)
+    } finally {
+      this.throttledUntil = throttledUntil
+    }
+  }
+}
+keepRequestQueueTimersNonNegative()
 
 /** The kafkajs implementation of our Kafka port; the only module that imports kafkajs. */
 export interface KafkaClient extends KafkaConnection {
@@ -243,11 +271,45 @@ async function readTopicWith(kafka: Kafka, topic: string, options: ReadOptions):
   return records.sort((a, b) => a.partition - b.partition || Number(BigInt(a.offset) - BigInt(b.offset)))
 }
 
+/** kafkajs's ssl and sasl options from our resolved settings. */
+function securityOptions(security: KafkaSecurity): Pick<KafkaConfig, 'ssl' | 'sasl'> {
+  const { tls, sasl } = security
+  return {
+    ...(tls === null
+      ? {}
+      : {
+          ssl: {
+            ...(tls.ca === undefined ? {} : { ca: [...tls.ca] }),
+            ...(tls.cert === undefined ? {} : { cert: tls.cert }),
+            ...(tls.key === undefined ? {} : { key: tls.key }),
+            ...(tls.passphrase === undefined ? {} : { passphrase: tls.passphrase }),
+            rejectUnauthorized: tls.rejectUnauthorized,
+          },
+        }),
+    ...(sasl === null
+      ? {}
+      : sasl.mechanism === 'oauthbearer'
+        ? {
+            sasl: {
+              mechanism: 'oauthbearer',
+              oauthBearerProvider: async () => ({ value: await sasl.tokenProvider() }),
+            },
+          }
+        : { sasl: { mechanism: sasl.mechanism, username: sasl.username, password: sasl.password } as never }),
+  }
+}
+
 /** One kafkajs client per process part; its logs go through our logger. */
-export function kafkaClient(brokers: readonly string[], clientId: string, logger: Logger): KafkaClient {
+export function kafkaClient(
+  brokers: readonly string[],
+  clientId: string,
+  logger: Logger,
+  security: KafkaSecurity = NO_KAFKA_SECURITY,
+): KafkaClient {
   const kafka = new Kafka({
     clientId,
     brokers: [...brokers],
+    ...securityOptions(security),
     connectionTimeout: 3000,
     requestTimeout: 10000,
     // The relay has its own retrier with backoff; kafkajs retries only briefly inside one call.
@@ -268,7 +330,10 @@ export function kafkaClient(brokers: readonly string[], clientId: string, logger
       await admin.connect()
       return await work(admin)
     } catch (cause) {
-      throw new UnavailableError('kafka', `${doing} failed (${kafkaFailureName(cause)})`, { cause })
+      throw (
+        kafkaSecurityFailure(cause) ??
+        new UnavailableError('kafka', `${doing} failed (${kafkaFailureName(cause)})`, { cause })
+      )
     } finally {
       await admin.disconnect().catch(() => {})
     }

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { describeError } from '../errors.js'
+import { redact } from '../redact.js'
 import type { RelayHealth } from '../relay/relay.js'
 import { type Logger, silentLogger } from './logger.js'
 import type { RelayMetrics } from './metrics.js'
@@ -23,7 +24,8 @@ export interface RelayHttpOptions {
 
 function send(res: ServerResponse, status: number, contentType: string, body: string): void {
   res.writeHead(status, { 'content-type': contentType, 'cache-control': 'no-store' })
-  res.end(res.req.method === 'HEAD' ? undefined : body)
+  // /readyz reasons and /metrics text pass the one redaction edge: no secret leaves the process.
+  res.end(res.req.method === 'HEAD' ? undefined : redact(body))
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {

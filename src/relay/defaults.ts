@@ -20,9 +20,9 @@ export function databaseFromConfig(config: ResolvedConfig): RelayDatabase {
 }
 
 export function kafkaFromConfig(config: ResolvedConfig, logger: Logger): KafkaConnection {
-  return kafkaClient(config.kafka.brokers, config.kafka.clientId, logger)
+  return kafkaClient(config.kafka.brokers, config.kafka.clientId, logger, config.kafka.security)
 }
 
 export function registryFromConfig(config: ResolvedConfig): SchemaIdResolver {
-  return createRegistryClient(config.registry.url)
+  return createRegistryClient(config.registry)
 }

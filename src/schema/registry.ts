@@ -1,6 +1,10 @@
+import { request as httpRequest } from 'node:http'
+import { Agent, request as httpsRequest } from 'node:https'
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry'
 import type { Compatibility } from '../catalog/types.js'
-import { SchemaError, UnavailableError } from '../errors.js'
+import { type RegistryConnection, resolveRegistryConnection } from '../connect/registry-auth.js'
+import { tlsFailureCode, tlsFix } from '../connect/tls.js'
+import { ConnectionSecurityError, SchemaError, UnavailableError } from '../errors.js'
 
 /** What Postbox needs from a Confluent-compatible schema registry. */
 export interface RegistryClient {
@@ -30,39 +34,125 @@ function statusOf(error: unknown): number | undefined {
   return typeof status === 'number' ? status : undefined
 }
 
+const CREDENTIAL_SETTINGS =
+  'registry.username / registry.password (SCHEMA_REGISTRY_USERNAME, SCHEMA_REGISTRY_PASSWORD, or user:password@ in the URL) or registry.token (SCHEMA_REGISTRY_TOKEN)'
+
+/** 401/403 and an untrusted certificate: no retry fixes them, so they stop the relay's start-up. */
+function refusal(status: number | undefined, error: unknown): ConnectionSecurityError | null {
+  if (status === 401) {
+    return new ConnectionSecurityError(
+      'registry',
+      `the schema registry rejected the credentials (HTTP 401): check ${CREDENTIAL_SETTINGS}`,
+      { cause: error },
+    )
+  }
+  if (status === 403) {
+    return new ConnectionSecurityError(
+      'registry',
+      `the schema registry denied access (HTTP 403): give these credentials access, or check ${CREDENTIAL_SETTINGS}`,
+      { cause: error },
+    )
+  }
+  const tls = tlsFailureCode(error)
+  return tls === null
+    ? null
+    : new ConnectionSecurityError(
+        'registry',
+        tlsFix(tls, 'registry.ssl.ca (SCHEMA_REGISTRY_CA)', 'registry.url (SCHEMA_REGISTRY_URL)'),
+        { cause: error },
+      )
+}
+
 /** Network failures and 5xx are worth retrying; everything else is a verdict. */
 function translate(error: unknown, what: string): never {
   const status = statusOf(error)
+  const refused = refusal(status, error)
+  if (refused !== null) throw refused
   if (status === undefined || status >= 500) {
     throw new UnavailableError('registry', `${what} failed`, { cause: error })
   }
   throw new SchemaError(`${what} failed (HTTP ${status})`, { cause: error })
 }
 
-export function createRegistryClient(url: string): RegistryClient {
+/** One HTTP(S) request with a 10 s timeout; resolves with the status and body text. */
+function send(
+  url: URL,
+  method: string,
+  headers: Record<string, string>,
+  body: string | undefined,
+  agent: Agent | undefined,
+): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const request = url.protocol === 'https:' ? httpsRequest : httpRequest
+    const req = request(url, { method, headers, agent, timeout: 10_000 }, (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (chunk: Buffer) => chunks.push(chunk))
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }),
+      )
+      res.on('error', reject)
+    })
+    req.on('timeout', () => req.destroy(new Error(`no answer within 10 s`)))
+    req.on('error', reject)
+    req.end(body)
+  })
+}
+
+/**
+ * A registry client for `connection`: a URL (userinfo in it becomes basic auth), or a resolved
+ * connection with credentials and TLS files (registry settings of the config).
+ */
+export function createRegistryClient(connection: string | RegistryConnection): RegistryClient {
+  const { url, authorization, tls } =
+    typeof connection === 'string' ? resolveRegistryConnection({ url: connection }) : connection
   const base = url.replace(/\/+$/, '')
-  const registry = new SchemaRegistry({ host: base, retry: { retries: 0 } })
+  const agent =
+    tls === null ? undefined : new Agent({ ...tls, ca: tls.ca === undefined ? undefined : [...tls.ca] })
+  const authHeaders: Record<string, string> = authorization === null ? {} : { authorization }
+  const registry = new SchemaRegistry({
+    host: base,
+    retry: { retries: 0 },
+    ...(agent === undefined ? {} : { agent }),
+    middlewares: [
+      () => ({
+        prepareRequest: (next) => next().then((request) => request.enhance({ headers: authHeaders })),
+      }),
+    ],
+  })
 
   const http = async (
     method: string,
     path: string,
     body?: unknown,
   ): Promise<{ status: number; data: unknown }> => {
-    let response: Response
+    let response: { status: number; text: string }
     try {
-      response = await fetch(`${base}${path}`, {
+      response = await send(
+        new URL(`${base}${path}`),
         method,
-        headers: { 'content-type': 'application/vnd.schemaregistry.v1+json' },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(10_000),
-      })
+        { 'content-type': 'application/vnd.schemaregistry.v1+json', ...authHeaders },
+        body === undefined ? undefined : JSON.stringify(body),
+        agent,
+      )
     } catch (cause) {
-      throw new UnavailableError('registry', `${method} ${base}${path} failed`, { cause })
+      throw (
+        refusal(undefined, cause) ??
+        new UnavailableError('registry', `${method} ${base}${path} failed`, { cause })
+      )
     }
-    const text = await response.text()
-    const data: unknown = text === '' ? null : JSON.parse(text)
+    const refused = refusal(response.status, null)
+    if (refused !== null) throw refused
+    const { text } = response
     if (response.status >= 500) {
       throw new UnavailableError('registry', `${method} ${path} answered ${response.status}: ${text}`)
+    }
+    let data: unknown
+    try {
+      data = text === '' ? null : JSON.parse(text)
+    } catch (cause) {
+      throw new UnavailableError('registry', `${method} ${path} answered ${response.status} with no JSON`, {
+        cause,
+      })
     }
     return { status: response.status, data }
   }

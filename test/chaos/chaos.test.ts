@@ -16,10 +16,13 @@ describe('chaos', { concurrency: 1 }, () => {
     await runScenario('broker restart', async (world) => {
       world.startRelay()
       const writing = world.write(10_000, 500, { perSecond: 2000 })
-      await sleep(2000)
+      await world.waitForProgress(0)
       stackCommand('stop', 'kafka')
-      await sleep(3000)
-      stackCommand('start', 'kafka')
+      try {
+        await sleep(3000)
+      } finally {
+        stackCommand('start', 'kafka')
+      }
       await writing
       await world.waitUntilDrained()
     })
@@ -29,11 +32,16 @@ describe('chaos', { concurrency: 1 }, () => {
     await runScenario('registry restart', async (world) => {
       world.startRelay()
       const writing = world.write(10_000, 500, { perSecond: 2000 })
-      await sleep(1500)
+      // The relay resolves its schema ids at start-up: stop the registry only once it publishes.
+      await world.waitForProgress(0)
       stackCommand('stop', 'registry')
-      const sentWhenDown = await world.sentRows()
-      await world.waitForProgress(sentWhenDown)
-      stackCommand('start', 'registry')
+      try {
+        const sentWhenDown = await world.sentRows()
+        await world.waitForProgress(sentWhenDown)
+      } finally {
+        // Later scenarios start relays of their own, which need the registry.
+        stackCommand('start', 'registry')
+      }
       await writing
       await world.waitUntilDrained()
     })

@@ -5,6 +5,7 @@ test('"postbox" exports the write path: defineEvent, createOutbox and the errors
   const writePath = await import('../../src/index.js')
   assert.deepEqual(Object.keys(writePath).sort(), [
     'ConfigError',
+    'ConnectionSecurityError',
     'DatabaseError',
     'FencedError',
     'LeaseLostError',
@@ -29,6 +30,6 @@ test('"postbox/relay" exports the relay, its configuration, migrate, metrics and
 test('every error class "postbox" exports is a PostboxError, so one catch covers them all', async () => {
   const { PostboxError, ...writePath } = await import('../../src/index.js')
   const errors = Object.entries(writePath).filter(([name]) => name.endsWith('Error'))
-  assert.equal(errors.length, 10)
+  assert.equal(errors.length, 11)
   for (const [name, value] of errors) assert.ok(value.prototype instanceof PostboxError, name)
 })
