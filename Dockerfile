@@ -1,18 +1,18 @@
 # The relay as a container: `docker run postbox --config /app/config/postbox.config.ts relay`
-# runs `postbox <command>`; the default command is `relay`. Connection settings come from
+# runs `postbox <command>`; the default command is `relay`. Node 22 LTS (tested on 22 and 24). Connection settings come from
 # DATABASE_URL, KAFKA_BROKERS and SCHEMA_REGISTRY_URL (see docker-compose.yml).
 
-FROM node:20-slim AS build
+FROM node:22-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-# --ignore-scripts: `prepare` compiles, and the sources are not copied yet.
+# --ignore-scripts: no lifecycle script is needed to install; `npm run build` compiles below.
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json ./
 COPY bin ./bin
 COPY src ./src
 RUN npm run build
 
-FROM node:20-slim
+FROM node:22-slim
 WORKDIR /app
 COPY package.json package-lock.json ./
 # Config files are usually TypeScript (postbox.config.ts importing the app's event definitions),

@@ -117,7 +117,9 @@ export function resolveConnection(settings: Omit<PostboxSettings, 'events'>): Co
   const brokers = typeof brokersSetting === 'string' ? brokersSetting.split(',') : [...(brokersSetting ?? [])]
   const logLevel = settings.logLevel === undefined ? 'info' : parseLogLevel(settings.logLevel, 'logLevel')
   return Object.freeze({
-    databaseUrl: settings.databaseUrl ? databaseUrlWithTls(settings.databaseUrl, settings.postgres) : undefined,
+    databaseUrl: settings.databaseUrl
+      ? databaseUrlWithTls(settings.databaseUrl, settings.postgres)
+      : undefined,
     schema,
     kafka: Object.freeze({
       brokers: Object.freeze(brokers.map((b) => b.trim()).filter((b) => b !== '')),

@@ -143,7 +143,10 @@ export function register(program: Command, run: CommandRuntime): void {
       run.action(async (opts: { json?: boolean }) => {
         const settings = await run.settings({ requireEvents: true })
         const registry = createRegistryClient(
-          resolveRegistryConnection({ ...settings.registry, url: requireRegistryUrl(resolveConnection(settings)) }),
+          resolveRegistryConnection({
+            ...settings.registry,
+            url: requireRegistryUrl(resolveConnection(settings)),
+          }),
         )
         const results: SubjectCheck[] = []
         for (const local of localSubjects(eventsOf(settings.events as readonly AnyEventDefinition[]))) {
@@ -195,7 +198,10 @@ export function register(program: Command, run: CommandRuntime): void {
       run.action(async (opts: { json?: boolean }) => {
         const settings = await run.settings({ requireEvents: true })
         const registry = createRegistryClient(
-          resolveRegistryConnection({ ...settings.registry, url: requireRegistryUrl(resolveConnection(settings)) }),
+          resolveRegistryConnection({
+            ...settings.registry,
+            url: requireRegistryUrl(resolveConnection(settings)),
+          }),
         )
         const results: {
           subject: string

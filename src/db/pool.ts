@@ -1,6 +1,6 @@
 import pg from 'pg'
-import { classified, classifyPgError } from './errors.js'
 import { pgConnectionOptions } from '../connect/postgres-tls.js'
+import { classified, classifyPgError } from './errors.js'
 import type { SqlExecutor } from './executor.js'
 import { listenSql } from './notify.js'
 

@@ -1,6 +1,6 @@
 import pg from 'pg'
-import { classified } from './errors.js'
 import { pgConnectionOptions } from '../connect/postgres-tls.js'
+import { classified } from './errors.js'
 import type { SqlClient, SqlExecutor } from './executor.js'
 
 /** One dedicated connection for an operator command that runs its own short transactions. */
