@@ -12,7 +12,10 @@ export interface EventOptions<TInternal, TExternal, TKey extends EventKey> {
   key: (internal: TInternal) => TKey
   /** The external Avro schema consumers read (the content of an .avsc file). */
   schema: AvroSchema
-  /** Maps the internal snapshot (as stored: JSON, Dates as ISO strings) to the external record. */
+  /**
+   * Maps the internal snapshot to the external record. It receives the snapshot as stored (JSON),
+   * with Dates and bigints restored; other class instances arrive in their JSON form.
+   */
   toExternal: (internal: TInternal) => TExternal
   /** Optional Avro schema for the key (subject `<topic>-key`); a string key is used without it. */
   keySchema?: AvroSchema

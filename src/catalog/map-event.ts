@@ -1,5 +1,6 @@
 import { describeError, UnpublishableError, ValidationError } from '../errors.js'
 import type { AnyEventDefinition } from './define-event.js'
+import { restoreTypes, tagTypes } from './stored-json.js'
 import type { EventKey } from './types.js'
 
 // These errors reach the application's own code, which may print only `message`: it states what
@@ -10,7 +11,10 @@ export function storedKey(key: EventKey): string {
   return typeof key === 'string' ? key : JSON.stringify(key)
 }
 
-/** The snapshot as the database will hold it (jsonb), so enqueue validates what the relay will map. */
+/**
+ * The snapshot as the database will hold it (jsonb, Dates and bigints tagged), so enqueue
+ * validates what the relay will map.
+ */
 export function toStoredSnapshot(event: AnyEventDefinition, internal: unknown): unknown {
   return toStoredJson(event, internal).snapshot
 }
@@ -21,7 +25,7 @@ export function toStoredJson(
   internal: unknown,
 ): { snapshot: unknown; bytes: number } {
   try {
-    const text = JSON.stringify(internal, rejectUnstorableStrings)
+    const text = JSON.stringify(internal, storable)
     if (text === undefined) throw new Error('the value is not JSON-serialisable')
     return { snapshot: JSON.parse(text), bytes: Buffer.byteLength(text, 'utf8') }
   } catch (cause) {
@@ -37,12 +41,12 @@ export function toStoredJson(
 }
 
 /** Postgres text and jsonb cannot hold NUL characters or unpaired UTF-16 surrogates. */
-function rejectUnstorableStrings(this: unknown, key: string, value: unknown): unknown {
+function storable(this: unknown, key: string, value: unknown): unknown {
   if (!isStorableText(key)) throw new Error(`property name ${JSON.stringify(key)} cannot be stored`)
   if (typeof value === 'string' && !isStorableText(value)) {
     throw new Error(`the string at "${key}" contains a NUL character or an unpaired surrogate`)
   }
-  return value
+  return tagTypes.call(this, key, value)
 }
 
 const UNSTORABLE = /\0|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/
@@ -51,20 +55,22 @@ export function isStorableText(text: string): boolean {
   return !UNSTORABLE.test(text)
 }
 
-/** Runs the event's mapping and checks the result against its Avro schema. */
+/** Runs the event's mapping on the stored snapshot (types restored) and checks the result against its Avro schema. */
 export function mapToExternal(event: AnyEventDefinition, snapshot: unknown): unknown {
   let external: unknown
   try {
-    external = event.toExternal(snapshot)
+    external = event.toExternal(restoreTypes(snapshot))
   } catch (cause) {
     throw new ValidationError(event.type, '(mapping)', `toExternal threw: ${describeError(cause)}`, { cause })
   }
-  const paths = event.valueCodec.invalidPaths(external)
-  if (paths.length > 0) {
+  const fields = event.valueCodec.invalidFields(external)
+  const [first] = fields
+  if (first !== undefined) {
+    const expected = first.expected === undefined ? '' : `; ${first.path} must be ${first.expected}`
     throw new ValidationError(
       event.type,
-      paths[0] ?? '(root)',
-      `the mapped record does not match schema ${event.subject} at ${paths.join(', ')}`,
+      first.path,
+      `the mapped record does not match schema ${event.subject} at ${fields.map((f) => f.path).join(', ')}${expected}`,
     )
   }
   return external
@@ -74,7 +80,7 @@ export function mapToExternal(event: AnyEventDefinition, snapshot: unknown): unk
 export function keyOf(event: AnyEventDefinition, snapshot: unknown): EventKey {
   let key: EventKey
   try {
-    key = event.key(snapshot)
+    key = event.key(restoreTypes(snapshot))
   } catch (cause) {
     throw new ValidationError(event.type, '(key)', `key() threw: ${describeError(cause)}`, { cause })
   }

@@ -1,11 +1,13 @@
+import { readFileSync, writeFileSync } from 'node:fs'
 import type { Command } from 'commander'
 import type { AnyEventDefinition } from '../catalog/define-event.js'
-import type { Compatibility } from '../catalog/types.js'
+import type { AvroSchema, Compatibility } from '../catalog/types.js'
 import { requireRegistryUrl, resolveConnection } from '../config.js'
 import { resolveRegistryConnection } from '../connect/registry-auth.js'
 import { ConfigError, describeError } from '../errors.js'
 import { type AvroCodec, compileSchema } from '../schema/codec.js'
 import { createRegistryClient, type RegistryClient } from '../schema/registry.js'
+import { typescriptForSchemas } from '../schema/typescript.js'
 import { COMPATIBILITY_FIX, compatibilityProblems } from './compatibility.js'
 import { table } from './io.js'
 import { printJson } from './json-output.js'
@@ -89,6 +91,25 @@ async function checkSubject(registry: RegistryClient, local: LocalSubject): Prom
   return { ...result, status: result.problems.length > 0 ? 'incompatible' : 'compatible' }
 }
 
+function readSchemaFile(file: string): { schema: AvroSchema; source: string } {
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (cause) {
+    throw new ConfigError(`cannot read ${file}: ${describeError(cause)}`, { cause })
+  }
+  try {
+    return { schema: JSON.parse(text) as AvroSchema, source: file }
+  } catch (cause) {
+    throw new ConfigError(
+      `${file} is not JSON (an .avsc file holds one Avro schema): ${describeError(cause)}`,
+      {
+        cause,
+      },
+    )
+  }
+}
+
 function eventsOf(events: readonly AnyEventDefinition[]): readonly AnyEventDefinition[] {
   if (events.length === 0) {
     throw new ConfigError('the config file lists no events: export { events: [...] } made with defineEvent()')
@@ -100,7 +121,7 @@ export function register(program: Command, run: CommandRuntime): void {
   const schemas = program
     .command('schemas')
     .showHelpAfterError(USAGE_HINT)
-    .summary("check or register the catalog's Avro schemas in the schema registry")
+    .summary("check or register the catalog's Avro schemas; write TypeScript types for .avsc files")
     .description(
       "The catalog's Avro schemas against the schema registry (subjects <topic>-value and <topic>-key).",
     )
@@ -211,6 +232,34 @@ export function register(program: Command, run: CommandRuntime): void {
           for (const r of failed) run.io.err(`${r.subject}: ${r.error}`)
         }
         return failed.length > 0 ? 1 : 0
+      }),
+    )
+
+  schemas
+    .command('types')
+    .summary('write TypeScript types for the records of .avsc files')
+    .description(
+      'Write TypeScript declarations of the values Postbox encodes for each schema (records, enums, ' +
+        'fixed; logical types as the JavaScript values they accept; fields with a default optional), ' +
+        "so that toExternal's return type is checked at compile time. Needs no config, database or registry.",
+    )
+    .argument('<files...>', 'Avro schema files (.avsc, JSON)')
+    .option('-o, --out <file>', 'write to this file instead of stdout')
+    .addHelpText(
+      'after',
+      '\nExample:\n  postbox schemas types schemas/order-changed.avsc --out src/events/order-changed.types.ts\n' +
+        '  then: defineEvent<OrderRow, OrderChanged>({ ..., toExternal: (o) => ({ ... }) })',
+    )
+    .action(
+      run.action(async (files: string[], opts: { out?: string }) => {
+        const source = typescriptForSchemas(files.map(readSchemaFile))
+        if (opts.out === undefined) {
+          run.io.out(source.trimEnd())
+        } else {
+          writeFileSync(opts.out, source)
+          run.io.err(`wrote ${opts.out}`)
+        }
+        return 0
       }),
     )
 }

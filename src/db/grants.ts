@@ -60,6 +60,7 @@ export function grantsSql(
     'shard_lease',
     'relay',
     'inflight_batch',
+    'event_type',
     'postbox_migrations',
     'postbox_migrations_lock',
   ].map((t) => `${s}.${t}`)
@@ -95,6 +96,10 @@ export function grantsSql(
           : `alter table ${t} owner to ${owner}`,
       ),
       statement(`
+        -- The SQL-level enqueue functions (migration 0005); they run with the caller's privileges.
+        alter function ${s}.enqueue(text, text, jsonb, jsonb, text) owner to ${owner}`),
+      `alter function ${s}.new_event_id() owner to ${owner}`,
+      statement(`
         -- Start from nothing, so a re-run also takes back privileges granted earlier and not listed below.
         revoke all on table ${tables.join(', ')} from ${app}, ${relay}`),
       `revoke all on sequence ${sequences.join(', ')} from ${app}, ${relay}`,
@@ -109,6 +114,9 @@ export function grantsSql(
         -- a condition, and rows cannot be locked (that needs UPDATE).
         grant select (id) on ${s}.outbox to ${app}`),
       statement(`
+        -- ${s}.enqueue(), the SQL-level enqueue, looks the event type's topic up.
+        grant select on ${s}.event_type to ${app}`),
+      statement(`
         -- The relay claims, publishes, marks and parks rows; the operator commands retry and skip
         -- parked rows, replay (inserts copies as new rows) and purge (deletes). It changes relay
         -- state only, never an event's topic, key, payload or headers.
@@ -122,6 +130,9 @@ export function grantsSql(
       `grant select, update (owner, epoch, expires_at) on ${s}.shard_lease to ${relay}`,
       `grant select, insert (id, host, pid), update (heartbeat_at), delete on ${s}.relay to ${relay}`,
       `grant select, insert, delete on ${s}.inflight_batch to ${relay}`,
+      statement(`
+        -- A starting relay registers its catalog's event types and topics for SQL-level enqueue.
+        grant select, insert (type, topic), update (topic, updated_at) on ${s}.event_type to ${relay}`),
       statement(`
         -- postbox status reports pending migrations.
         grant select on ${s}.postbox_migrations to ${relay}`),

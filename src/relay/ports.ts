@@ -1,3 +1,4 @@
+import { eventTypeQueries } from '../db/event-type-queries.js'
 import type { SqlExecutor } from '../db/executor.js'
 import { clusterIdentity, leaseQueries, oldestOpenTransaction } from '../db/lease-queries.js'
 import { outboxQueries } from '../db/outbox-queries.js'
@@ -25,6 +26,7 @@ export interface RelayQueries {
   >
   leases: ReturnType<typeof leaseQueries>
   progress: ReturnType<typeof progressQueries>
+  eventTypes: ReturnType<typeof eventTypeQueries>
   oldestOpenTransaction: typeof oldestOpenTransaction
   clusterIdentity: typeof clusterIdentity
 }
@@ -34,6 +36,7 @@ export function relayQueries(schema: string): RelayQueries {
     outbox: outboxQueries(schema),
     leases: leaseQueries(schema),
     progress: progressQueries(schema),
+    eventTypes: eventTypeQueries(schema),
     oldestOpenTransaction,
     clusterIdentity,
   }

@@ -186,6 +186,8 @@ export class Relay {
       this.logger.info({ eventType: event.type, subject: event.subject, schemaId: value }, 'schema resolved')
     }
     this.schemaIds = ids
+    const eventTypes = this.config.catalog.events.map(({ type, topic }) => ({ type, topic }))
+    await this.queries.eventTypes.upsertEventTypes(this.db, eventTypes)
     if (this.config.relay.createTopics) {
       const specs = new Map(
         this.config.catalog.events.map((e) => [

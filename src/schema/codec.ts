@@ -1,11 +1,34 @@
 import avro from 'avsc'
 import type { AvroSchema } from '../catalog/types.js'
+import {
+  decimalText,
+  EXPECTED,
+  fixedPrecisionLimit,
+  type LogicalTypeName,
+  toDateDays,
+  toTimeMillis,
+  toTimestampMicros,
+  toTimestampMillis,
+  toUnscaled,
+  toUuid,
+  twosComplement,
+} from './logical-values.js'
+
+/** A field whose value does not fit the schema, and what its type accepts when it says. */
+export interface InvalidField {
+  path: string
+  /** For a logical type: the values it accepts. */
+  expected: string | undefined
+}
 
 /** An Avro type compiled once; the only place that touches avsc. */
 export interface AvroCodec {
   /** Paths of the fields that do not fit the schema (empty when the value is valid). */
   invalidPaths(value: unknown): string[]
+  /** The fields that do not fit the schema, with what a logical type expected. */
+  invalidFields(value: unknown): InvalidField[]
   encode(value: unknown): Buffer
+  /** Logical types decode to Date (timestamps, date), milliseconds (time-millis) and exact strings (decimal). */
   decode(body: Buffer): unknown
   /** Canonical schema text, as the registry stores it. */
   readonly schemaText: string
@@ -15,12 +38,141 @@ export interface AvroCodec {
   readProblem(writer: AvroCodec): string | null
 }
 
+type Attributes = Record<string, unknown>
+
+/**
+ * A logical type on its underlying Avro type. A schema whose logical type does not fit its
+ * underlying type (say timestamp-millis on a string) is read as the underlying type alone, as
+ * the Avro specification says: the constructor throws and avsc falls back.
+ */
+abstract class PostboxLogicalType extends avro.types.LogicalType {
+  abstract readonly logicalName: LogicalTypeName
+
+  get expected(): string {
+    return `${EXPECTED[this.logicalName]} (${this.logicalName})`
+  }
+
+  protected requireUnderlying(...typeNames: string[]): void {
+    if (!typeNames.includes(this.underlyingType.typeName)) {
+      throw new Error(`${this.constructor.name} needs ${typeNames.join(' or ')}`)
+    }
+  }
+
+  /** Reads data written with the same logical type, or with its plain underlying type. */
+  protected override _resolve(writer: avro.Type): ((value: unknown) => unknown) | undefined {
+    const sameLogical = writer instanceof PostboxLogicalType && writer.logicalName === this.logicalName
+    const sameUnderlying = writer.typeName === this.underlyingType.typeName
+    return sameLogical || sameUnderlying ? (value) => this._fromValue(value) : undefined
+  }
+}
+
+class TimestampMillis extends PostboxLogicalType {
+  readonly logicalName = 'timestamp-millis'
+  constructor(schema: avro.Schema, opts?: unknown) {
+    super(schema, opts)
+    this.requireUnderlying('long')
+  }
+  protected override _toValue = toTimestampMillis
+  protected override _fromValue = (millis: number) => new Date(millis)
+}
+
+class TimestampMicros extends PostboxLogicalType {
+  readonly logicalName = 'timestamp-micros'
+  constructor(schema: avro.Schema, opts?: unknown) {
+    super(schema, opts)
+    this.requireUnderlying('long')
+  }
+  protected override _toValue = toTimestampMicros
+  protected override _fromValue = (micros: number) => new Date(Math.floor(micros / 1000))
+}
+
+class DateDays extends PostboxLogicalType {
+  readonly logicalName = 'date'
+  constructor(schema: avro.Schema, opts?: unknown) {
+    super(schema, opts)
+    this.requireUnderlying('int')
+  }
+  protected override _toValue = toDateDays
+  protected override _fromValue = (days: number) => new Date(days * 86_400_000)
+}
+
+class TimeMillis extends PostboxLogicalType {
+  readonly logicalName = 'time-millis'
+  constructor(schema: avro.Schema, opts?: unknown) {
+    super(schema, opts)
+    this.requireUnderlying('int')
+  }
+  protected override _toValue = toTimeMillis
+  protected override _fromValue = (millis: number) => millis
+}
+
+class Uuid extends PostboxLogicalType {
+  readonly logicalName = 'uuid'
+  constructor(schema: avro.Schema, opts?: unknown) {
+    super(schema, opts)
+    this.requireUnderlying('string')
+  }
+  protected override _toValue = toUuid
+  protected override _fromValue = (text: string) => text
+}
+
+class Decimal extends PostboxLogicalType {
+  readonly logicalName = 'decimal'
+  private readonly precision: number
+  private readonly scale: number
+  private readonly size: number | undefined
+
+  constructor(schema: avro.Schema, opts?: unknown) {
+    super(schema, opts)
+    this.requireUnderlying('bytes', 'fixed')
+    const attrs = schema as Attributes
+    this.precision = Number(attrs.precision)
+    this.scale = attrs.scale === undefined ? 0 : Number(attrs.scale)
+    this.size = this.underlyingType.typeName === 'fixed' ? Number(attrs.size) : undefined
+    const limit = this.size === undefined ? Number.POSITIVE_INFINITY : fixedPrecisionLimit(this.size)
+    if (!Number.isSafeInteger(this.precision) || this.precision < 1 || this.precision > limit) {
+      throw new Error('decimal precision must be a positive integer the size can hold')
+    }
+    if (!Number.isSafeInteger(this.scale) || this.scale < 0 || this.scale > this.precision) {
+      throw new Error('decimal scale must be between 0 and the precision')
+    }
+  }
+
+  override get expected(): string {
+    return `${EXPECTED.decimal} with at most ${this.precision} digits, ${this.scale} after the point (decimal(${this.precision}, ${this.scale}))`
+  }
+
+  protected override _toValue = (value: unknown): Buffer | undefined => {
+    if (Buffer.isBuffer(value)) return value
+    const unscaled = toUnscaled(value, this.precision, this.scale)
+    return unscaled === undefined ? undefined : twosComplement(unscaled, this.size)
+  }
+  protected override _fromValue = (bytes: Buffer) => decimalText(bytes, this.scale)
+  protected override _resolve(writer: avro.Type): ((value: unknown) => unknown) | undefined {
+    if (writer instanceof Decimal && (writer.scale !== this.scale || writer.precision > this.precision)) {
+      return undefined
+    }
+    return super._resolve(writer)
+  }
+}
+
+const LOGICAL_TYPES = {
+  'timestamp-millis': TimestampMillis,
+  'timestamp-micros': TimestampMicros,
+  date: DateDays,
+  'time-millis': TimeMillis,
+  decimal: Decimal,
+  uuid: Uuid,
+}
+
+function typeOf(schema: AvroSchema): avro.Type {
+  return avro.Type.forSchema(schema as avro.Schema, { wrapUnions: 'auto', logicalTypes: LOGICAL_TYPES })
+}
+
 export function compileSchema(schema: AvroSchema): AvroCodec {
-  const type = avro.Type.forSchema(schema as avro.Schema, { wrapUnions: 'auto' })
+  const type = typeOf(schema)
   const readProblem = (writer: AvroCodec): string | null => {
-    const writerType = avro.Type.forSchema(JSON.parse(writer.schemaText) as avro.Schema, {
-      wrapUnions: 'auto',
-    })
+    const writerType = typeOf(JSON.parse(writer.schemaText) as AvroSchema)
     try {
       type.createResolver(writerType)
       return null
@@ -28,17 +180,22 @@ export function compileSchema(schema: AvroSchema): AvroCodec {
       return error instanceof Error ? error.message : String(error)
     }
   }
+  const invalidFields = (value: unknown): InvalidField[] => {
+    const fields: InvalidField[] = []
+    type.isValid(value, {
+      errorHook(path, _value, invalidType) {
+        fields.push({
+          path: path.length === 0 ? '(root)' : path.join('.'),
+          expected: invalidType instanceof PostboxLogicalType ? invalidType.expected : undefined,
+        })
+      },
+    })
+    return fields
+  }
   return {
     schemaText: JSON.stringify(schema),
-    invalidPaths(value) {
-      const paths: string[] = []
-      type.isValid(value, {
-        errorHook(path) {
-          paths.push(path.length === 0 ? '(root)' : path.join('.'))
-        },
-      })
-      return paths
-    },
+    invalidFields,
+    invalidPaths: (value) => invalidFields(value).map((f) => f.path),
     encode: (value) => type.toBuffer(value),
     decode: (body) => type.fromBuffer(body),
     canRead: (writer) => readProblem(writer) === null,

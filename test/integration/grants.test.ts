@@ -153,6 +153,20 @@ describe('postbox grants: an owner, an enqueue-only application role and a relay
     assert.deepEqual(await statuses(), ['pending', 'pending'])
   })
 
+  test('the application role enqueues from SQL with postbox.enqueue(), for the event types migrate registered', async () => {
+    const client = await appPool.connect()
+    try {
+      await client.query('begin')
+      const { rows } = await client.query<{ id: string }>("select postbox.enqueue($1, '9', '{}') as id", [
+        OrderChanged.type,
+      ])
+      assert.match(rows[0]?.id ?? '', /^\d+$/)
+    } finally {
+      await client.query('rollback')
+      client.release()
+    }
+  })
+
   test('the application role can read the ids of outbox rows, which insert … returning id needs', async () => {
     const ids = await asApp<{ id: string }>('select id::text from postbox.outbox order by id')
     assert.equal(ids.length, 2)

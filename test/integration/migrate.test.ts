@@ -19,6 +19,7 @@ describe('migrate', () => {
       '0002_shard_progress.sql',
       '0003_parked_key_hash.sql',
       '0004_id_cache.sql',
+      '0005_sql_enqueue.sql',
     ])
     const tables = await queryRows<{ table_name: string }>(
       db.url,
@@ -26,7 +27,15 @@ describe('migrate', () => {
     )
     assert.deepEqual(
       tables.map((t) => t.table_name),
-      ['inflight_batch', 'outbox', 'postbox_migrations', 'postbox_migrations_lock', 'relay', 'shard_lease'],
+      [
+        'event_type',
+        'inflight_batch',
+        'outbox',
+        'postbox_migrations',
+        'postbox_migrations_lock',
+        'relay',
+        'shard_lease',
+      ],
     )
     const knexDefault = await queryRows(
       db.url,

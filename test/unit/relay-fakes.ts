@@ -186,6 +186,7 @@ export class MemoryStore {
             if (shards.includes(batch.shard)) this.inflight.delete(token)
         },
       },
+      eventTypes: { upsertEventTypes: async () => {} },
       oldestOpenTransaction: async () => null,
       clusterIdentity: async () => ({ systemIdentifier: '7000000000000000001', database: 'db' }),
     }
