@@ -69,12 +69,17 @@ describe('outbox rules', () => {
     assert.equal(await status.publishableCount(db), before + 2)
   })
 
-  test('a committed row behind an older open transaction is unsettled, and the drain check still waits for it', async () => {
+  test('a committed row behind an older open transaction that writes the outbox is unsettled, and the drain check still waits for it', async () => {
     const open = new pg.Client({ connectionString: own.url })
     await open.connect()
     try {
+      // Only a transaction that has added outbox rows holds the horizon (src/db/horizon.ts).
       await open.query('begin')
-      await open.query('select pg_current_xact_id()')
+      await open.query(
+        `insert into postbox.outbox (event_id, event_type, topic, key, payload)
+         values (gen_random_uuid(), 'order.changed', $1, 'older', '{}')`,
+        [uniqueName('rules.older')],
+      )
       const before = await status.publishableCount(db)
       const row = await insertRow(uniqueName('rules.unsettled'), 'k')
       const unsettled = await status.unsettled(db)
