@@ -139,7 +139,7 @@ export function resolveConnection(settings: Omit<PostboxSettings, 'events'>): Co
   // The value is not echoed: a URL missing its scheme may still hold a password.
   if (settings.databaseUrl && !POSTGRES_URL.test(settings.databaseUrl.trim()))
     throw new ConfigError(
-      'the database URL is not a PostgreSQL URL: expected postgres://user:password@host:5432/database; ' +
+      'the database URL is not a PostgreSQL URL: expected postgres://user@host:5432/database; ' +
         'check DATABASE_URL (or -d/--database-url, databaseUrl in the config)',
     )
   const schema = settings.schema ?? DEFAULT_SCHEMA

@@ -105,9 +105,6 @@ function networkProblem(chain: readonly unknown[]): { what: string; check: strin
     // pg says this without a code when sslmode asks for TLS and the server has it off.
     if (error instanceof Error && error.message === 'The server does not support SSL connections')
       return { what: 'the server does not accept TLS', check: 'sslmode (PGSSLMODE) in' }
-    // undici refuses ports that browsers block (1, 7, 9, 25, …) before connecting, with no code.
-    if (error instanceof Error && error.message === 'bad port')
-      return { what: 'its port is one fetch refuses to use', check: 'the port in' }
   }
   return undefined
 }

@@ -88,7 +88,7 @@ export async function runCli(argv: readonly string[], context: CliContext): Prom
 /** Shown under every command's help: where settings come from besides the options. */
 const ENVIRONMENT_HELP = `
 Environment:
-  DATABASE_URL          PostgreSQL URL (postgres://user:password@host:5432/database)
+  DATABASE_URL          PostgreSQL URL (postgres://user@host:5432/database)
   PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE, PGSSLMODE, PGSSLROOTCERT, PGSSLCERT,
   PGSSLKEY, PGPASSFILE  libpq variables (and .pgpass), used when neither --database-url nor
                         DATABASE_URL is set
