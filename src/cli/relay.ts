@@ -94,10 +94,6 @@ async function relayUntilStopped(
       await closeObservability()
       throw error
     }
-    logger.info(
-      { port: http.port, url: http.url },
-      `serving /metrics, /healthz and /readyz on port ${http.port} (${http.url})`,
-    )
   }
   try {
     await relay.start()

@@ -99,7 +99,7 @@ export async function serveRelayHttp(
   })
   server.on('error', (error) => logger.warn({ err: describeError(error) }, 'http server error'))
   const { port } = server.address() as AddressInfo
-  logger.info({ host, port }, 'serving /metrics, /healthz and /readyz')
+  logger.info({ host, port }, `serving /metrics, /healthz and /readyz on port ${port}`)
 
   let closing: Promise<void> | null = null
   return {
