@@ -99,12 +99,13 @@ export async function serveRelayHttp(
   })
   server.on('error', (error) => logger.warn({ err: describeError(error) }, 'http server error'))
   const { port } = server.address() as AddressInfo
-  logger.info({ host, port }, `serving /metrics, /healthz and /readyz on port ${port}`)
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`
+  logger.info({ host, port, url }, `serving /metrics, /healthz and /readyz on port ${port}`)
 
   let closing: Promise<void> | null = null
   return {
     port,
-    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    url,
     close() {
       closing ??= new Promise<void>((resolve, reject) => {
         server.close((error) => (error ? reject(error) : resolve()))

@@ -212,6 +212,8 @@ export class Relay {
         // Failure hook (metrics): report before giving up or backing off.
         const retrying = this.running && !(options.fatalStops && !retriable)
         this.hooks.onFailure?.({ dependency: failedDependency(error), retriable, retrying })
+        // A step cut short by stop() (its connections closed under it) is no verdict.
+        if (!this.running) return
         if (options.fatalStops && !retriable) throw error
         const retryInMs = this.backoff.next()
         this.degradation.failed(what, error, { retriable, retryInMs })
