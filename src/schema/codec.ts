@@ -182,14 +182,18 @@ export function compileSchema(schema: AvroSchema): AvroCodec {
   }
   const invalidFields = (value: unknown): InvalidField[] => {
     const fields: InvalidField[] = []
-    type.isValid(value, {
-      errorHook(path, _value, invalidType) {
-        fields.push({
-          path: path.length === 0 ? '(root)' : path.join('.'),
-          expected: invalidType instanceof PostboxLogicalType ? invalidType.expected : undefined,
-        })
-      },
-    })
+    try {
+      type.isValid(value, {
+        errorHook(path, _value, invalidType) {
+          fields.push({
+            path: path.length === 0 ? '(root)' : path.join('.'),
+            expected: invalidType instanceof PostboxLogicalType ? invalidType.expected : undefined,
+          })
+        },
+      })
+    } catch {
+      return fieldsThatThrow(type, value)
+    }
     return fields
   }
   return {
@@ -219,4 +223,23 @@ export function unframe(message: Buffer): { schemaId: number; body: Buffer } {
     throw new Error('not a Confluent wire-format frame (magic byte 0 + 4-byte schema id)')
   }
   return { schemaId: message.readUInt32BE(1), body: message.subarray(5) }
+}
+
+/**
+ * avsc's int check computes `value | 0`, which throws for a bigint instead of reporting the field
+ * invalid. The fields whose check throws or fails are the invalid ones.
+ */
+function fieldsThatThrow(type: avro.Type, value: unknown): InvalidField[] {
+  if (type instanceof avro.types.RecordType && typeof value === 'object' && value !== null) {
+    const record = value as Record<string, unknown>
+    const bad = type.fields.filter((field) => {
+      try {
+        return !field.type.isValid(record[field.name])
+      } catch {
+        return true
+      }
+    })
+    if (bad.length > 0) return bad.map((field) => ({ path: field.name, expected: undefined }))
+  }
+  return [{ path: '(root)', expected: undefined }]
 }
