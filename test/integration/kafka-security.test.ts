@@ -162,7 +162,13 @@ describe('Kafka over SASL_SSL (SCRAM-SHA-512, the stack CA)', () => {
       })
     const refused = await relay('Wrong-Kafka-Pa55')
     assert.equal(refused.code, 1)
-    assert.match(refused.stderr, /postbox: kafka: the broker rejected the SASL credentials/)
+    // The relay reports its last words as one JSON log line (error level, with the exit code).
+    const lines = refused.stderr.trimEnd().split('\n')
+    assert.equal(lines.length, 1, refused.stderr)
+    const last = JSON.parse(lines[0] ?? '') as { level: number; msg: string; exitCode: number }
+    assert.equal(last.level, 50)
+    assert.equal(last.exitCode, 1)
+    assert.match(last.msg, /^kafka: the broker rejected the SASL credentials .*: check kafka\.sasl/)
     assert.doesNotMatch(refused.stderr + refused.stdout, /Wrong-Kafka-Pa55/)
 
     const drained = await relay(saslPassword())

@@ -151,6 +151,9 @@ describe('exactly-once transactional ids are unique per Postgres cluster by defa
     await asAdmin(server, `create role "${role}" login`)
     // Function privileges are per database: this touches only the test's own database.
     await asAdmin(url, 'revoke execute on function pg_control_system() from public')
+    // What a relay writes at start-up before it asks for the system identifier: its event types.
+    await asAdmin(url, `grant usage on schema postbox to "${role}"`)
+    await asAdmin(url, `grant select, insert, update on postbox.event_type to "${role}"`)
     const asRole = new URL(url)
     asRole.username = role
     const settings = relaySettings(asRole.toString(), [orderEvent(uniqueName('txid.denied'))], {
@@ -167,6 +170,7 @@ describe('exactly-once transactional ids are unique per Postgres cluster by defa
     } finally {
       await relay.stop()
       await asAdmin(url, 'grant execute on function pg_control_system() to public')
+      await asAdmin(url, `drop owned by "${role}"`)
       await asAdmin(server, `drop role if exists "${role}"`)
     }
   })
