@@ -74,6 +74,25 @@ function translate(error: unknown, what: string): never {
   throw new SchemaError(`${what} failed (HTTP ${status})`, { cause: error })
 }
 
+/**
+ * The registry client library sets no timeout of its own: a request that never gets an answer
+ * (a half-open connection) must fail, retriably, instead of holding start-up for ever.
+ */
+async function answered<T>(call: Promise<T>, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new UnavailableError('registry', `${what}: no answer within 15 s`)),
+      15_000,
+    )
+  })
+  try {
+    return await Promise.race([call, expired])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
 /** One HTTP(S) request with a 10 s timeout; resolves with the status and body text. */
 function send(
   url: URL,
@@ -181,7 +200,7 @@ export function createRegistryClient(connection: string | RegistryConnection): R
       const schema = { type: SchemaType.AVRO, schema: schemaText } as const
       if (!autoRegister) {
         try {
-          return await registry.getRegistryIdBySchema(subject, schema)
+          return await answered(registry.getRegistryIdBySchema(subject, schema), `looking up ${subject}`)
         } catch (error) {
           if (statusOf(error) === 404 || (error instanceof Error && /not found/i.test(error.message))) {
             throw new SchemaError(
@@ -198,7 +217,10 @@ export function createRegistryClient(connection: string | RegistryConnection): R
         await client.setCompatibility(subject, compatibility)
       }
       try {
-        const { id } = await registry.register(schema, { subject, compatibility: compatibility as never })
+        const { id } = await answered(
+          registry.register(schema, { subject, compatibility: compatibility as never }),
+          `registering ${subject}`,
+        )
         return id
       } catch (error) {
         if (statusOf(error) === 409) {
@@ -259,7 +281,7 @@ export function createRegistryClient(connection: string | RegistryConnection): R
 
     async decode(frame) {
       try {
-        return await registry.decode(frame)
+        return await answered(registry.decode(frame), 'decoding a record')
       } catch (error) {
         translate(error, 'decoding a message')
       }
