@@ -34,8 +34,12 @@ const CONNECTION_LOST_MESSAGES: ReadonlySet<string> = new Set([
   'timeout exceeded when trying to connect',
 ])
 
-function sqlstateReason(sqlstate: string): string | undefined {
+function sqlstateReason(sqlstate: string, routine: string | undefined): string | undefined {
   if (sqlstate.startsWith('08')) return 'the connection failed'
+  // 55000 is a general "not in the required state"; raised by the server's connection check
+  // (routine CheckMyDatabase) it means ALLOW_CONNECTIONS is off for now: retrying helps.
+  if (sqlstate === '55000' && routine === 'CheckMyDatabase')
+    return 'the database is not accepting connections for now'
   return UNAVAILABLE_SQLSTATES[sqlstate]
 }
 
@@ -49,7 +53,7 @@ const UNTRUSTED_CERTIFICATE_CODES = new Set([
   'ERR_TLS_CERT_ALTNAME_INVALID',
 ])
 
-function field(error: unknown, name: 'code' | 'severity'): string | undefined {
+function field(error: unknown, name: 'code' | 'severity' | 'routine'): string | undefined {
   if (typeof error !== 'object' || error === null) return undefined
   const value = (error as Record<string, unknown>)[name]
   return typeof value === 'string' ? value : undefined
@@ -69,7 +73,7 @@ export function classifyPgError(error: unknown): PostboxError {
   if (error instanceof PostboxError) return error
   const sqlstate = sqlstateOf(error)
   if (sqlstate !== undefined) {
-    const reason = sqlstateReason(sqlstate)
+    const reason = sqlstateReason(sqlstate, field(error, 'routine'))
     return reason === undefined
       ? new DatabaseError(sqlstate, { cause: error })
       : new UnavailableError('postgres', reason, { cause: error })

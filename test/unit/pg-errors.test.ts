@@ -115,6 +115,17 @@ describe('Postgres error classification', () => {
     assert.equal(classified.sqlstate, null)
   })
 
+  test('a database refusing connections for now (55000 from the connection check) is UnavailableError; other 55000s are fatal', () => {
+    const refusing = Object.assign(new Error('database "x" is not currently accepting connections'), {
+      code: '55000',
+      severity: 'FATAL',
+      routine: 'CheckMyDatabase',
+    })
+    assert.ok(classifyPgError(refusing) instanceof UnavailableError)
+    const other = Object.assign(new Error('cannot do that now'), { code: '55000', severity: 'ERROR' })
+    assert.ok(classifyPgError(other) instanceof DatabaseError)
+  })
+
   test('an untrusted server certificate is a ConnectionSecurityError naming sslrootcert, not a retry', () => {
     const tls = Object.assign(new Error('self-signed certificate in certificate chain'), {
       code: 'SELF_SIGNED_CERT_IN_CHAIN',
