@@ -167,6 +167,14 @@ export function requireDatabaseUrl(connection: ConnectionConfig): string {
   return connection.databaseUrl
 }
 
+/** The registry URL (required) with the credentials and TLS files of the settings. */
+export function registryConnectionOf(
+  settings: Pick<PostboxSettings, 'registry'>,
+  connection: ConnectionConfig,
+): RegistryConnection {
+  return resolveRegistryConnection({ ...settings.registry, url: requireRegistryUrl(connection) })
+}
+
 export function requireRegistryUrl(connection: ConnectionConfig): string {
   if (connection.registryUrl === undefined)
     throw new ConfigError(
@@ -215,7 +223,7 @@ export function resolveConfig(settings: PostboxSettings, source = 'the settings'
       clientId: connection.kafka.clientId,
       security: resolveKafkaSecurity(settings.kafka),
     }),
-    registry: resolveRegistryConnection({ ...settings.registry, url: requireRegistryUrl(connection) }),
+    registry: registryConnectionOf(settings, connection),
     schema,
     logLevel: connection.logLevel,
     relay: Object.freeze({

@@ -2,8 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import type { Command } from 'commander'
 import type { AnyEventDefinition } from '../catalog/define-event.js'
 import type { AvroSchema, Compatibility } from '../catalog/types.js'
-import { requireRegistryUrl, resolveConnection } from '../config.js'
-import { resolveRegistryConnection } from '../connect/registry-auth.js'
+import { registryConnectionOf, resolveConnection } from '../config.js'
 import { ConfigError, describeError } from '../errors.js'
 import { type AvroCodec, compileSchema } from '../schema/codec.js'
 import { createRegistryClient, type RegistryClient } from '../schema/registry.js'
@@ -143,12 +142,7 @@ export function register(program: Command, run: CommandRuntime): void {
     .action(
       run.action(async (opts: { json?: boolean }) => {
         const settings = await run.settings({ requireEvents: true })
-        const registry = createRegistryClient(
-          resolveRegistryConnection({
-            ...settings.registry,
-            url: requireRegistryUrl(resolveConnection(settings)),
-          }),
-        )
+        const registry = createRegistryClient(registryConnectionOf(settings, resolveConnection(settings)))
         const results: SubjectCheck[] = []
         for (const local of localSubjects(eventsOf(settings.events as readonly AnyEventDefinition[]))) {
           results.push(await checkSubject(registry, local))
@@ -198,12 +192,7 @@ export function register(program: Command, run: CommandRuntime): void {
     .action(
       run.action(async (opts: { json?: boolean }) => {
         const settings = await run.settings({ requireEvents: true })
-        const registry = createRegistryClient(
-          resolveRegistryConnection({
-            ...settings.registry,
-            url: requireRegistryUrl(resolveConnection(settings)),
-          }),
-        )
+        const registry = createRegistryClient(registryConnectionOf(settings, resolveConnection(settings)))
         const results: {
           subject: string
           id: number | null
