@@ -1,5 +1,6 @@
 import pg from 'pg'
 import type { QueryableClient } from '../../../src/index.js'
+import { inTransaction } from '../../support/transaction.js'
 import { describeClient } from './conformance.js'
 
 /** A hand-made adapter over a pg client inside BEGIN, in each of the two documented result shapes. */
@@ -10,22 +11,12 @@ function describeAdapter(name: string, adapt: (client: pg.PoolClient) => Queryab
       const pool = new pg.Pool({ connectionString: url, max: 3 })
       const clients = new WeakMap<QueryableClient, pg.PoolClient>()
       return {
-        async transaction(work) {
-          const client = await pool.connect()
-          const adapter = adapt(client)
-          clients.set(adapter, client)
-          try {
-            await client.query('begin')
-            const result = await work(adapter)
-            await client.query('commit')
-            return result
-          } catch (error) {
-            await client.query('rollback')
-            throw error
-          } finally {
-            client.release()
-          }
-        },
+        transaction: (work) =>
+          inTransaction(pool, (client) => {
+            const adapter = adapt(client)
+            clients.set(adapter, client)
+            return work(adapter)
+          }),
         insertOrder: async (adapter, id) => {
           const client = clients.get(adapter)
           if (client === undefined) throw new Error('not an adapter of this test')
