@@ -88,8 +88,10 @@ function networkProblem(chain: readonly unknown[]): { what: string; check: strin
     if (
       code === 'ETIMEDOUT' ||
       code === 'UND_ERR_CONNECT_TIMEOUT' ||
-      // pg's connectionTimeoutMillis, without a code.
-      (error instanceof Error && error.message === 'Connection terminated due to connection timeout')
+      // pg's connectionTimeoutMillis (the pool's or the client's timer), without a code.
+      (error instanceof Error &&
+        (error.message === 'Connection terminated due to connection timeout' ||
+          error.message === 'timeout expired'))
     )
       return {
         what: 'the connection timed out',

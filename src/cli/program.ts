@@ -90,8 +90,10 @@ const ENVIRONMENT_HELP = `
 Environment:
   DATABASE_URL          PostgreSQL URL (postgres://user@host:5432/database)
   PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE, PGSSLMODE, PGSSLROOTCERT, PGSSLCERT,
-  PGSSLKEY, PGPASSFILE  libpq variables (and .pgpass), used when neither --database-url nor
-                        DATABASE_URL is set
+  PGSSLKEY, PGPASSFILE, PGCONNECT_TIMEOUT
+                        libpq variables (and .pgpass), used when neither --database-url nor
+                        DATABASE_URL is set; a connection attempt gives up after
+                        connect_timeout seconds (URL parameter, default 10)
   KAFKA_BROKERS         Kafka bootstrap brokers, comma-separated (host:9092,host2:9092)
   SCHEMA_REGISTRY_URL   Confluent-compatible schema registry URL
   POSTBOX_SCHEMA        PostgreSQL schema of the outbox tables (default postbox)

@@ -35,6 +35,7 @@ export const CONNECTION_ENVIRONMENT = [
   'PGSSLCERT',
   'PGSSLKEY',
   'PGPASSFILE',
+  'PGCONNECT_TIMEOUT',
 ] as const
 
 export type ConnectionEnvironment = Partial<Record<(typeof CONNECTION_ENVIRONMENT)[number], string>> &

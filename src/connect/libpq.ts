@@ -15,6 +15,7 @@ export interface LibpqEnvironment {
   PGSSLCERT?: string
   PGSSLKEY?: string
   PGPASSFILE?: string
+  PGCONNECT_TIMEOUT?: string
 }
 
 const LIBPQ_TLS: readonly [keyof LibpqEnvironment, string][] = [
@@ -22,6 +23,7 @@ const LIBPQ_TLS: readonly [keyof LibpqEnvironment, string][] = [
   ['PGSSLROOTCERT', 'sslrootcert'],
   ['PGSSLCERT', 'sslcert'],
   ['PGSSLKEY', 'sslkey'],
+  ['PGCONNECT_TIMEOUT', 'connect_timeout'],
 ]
 
 /**

@@ -52,6 +52,28 @@ function parseDatabaseUrl(databaseUrl: string): URL {
 export interface PgConnectionOptions {
   connectionString: string
   ssl: false | ConnectionOptions
+  /**
+   * How long opening a connection may take (and, for a pool, waiting for a free connection)
+   * before it fails retriably; 0 waits for ever.
+   */
+  connectionTimeoutMillis: number
+}
+
+/** Seconds a connection attempt may take when the URL has no `connect_timeout`. */
+export const DEFAULT_CONNECT_TIMEOUT_SECONDS = 10
+
+/**
+ * libpq's `connect_timeout` (whole seconds; 0 waits for ever) from the URL, or the default: without
+ * one a host that accepts nothing would hold every connect for the OS's TCP timeout (minutes).
+ */
+function connectTimeoutMillis(value: string | undefined): number {
+  if (value === undefined) return DEFAULT_CONNECT_TIMEOUT_SECONDS * 1000
+  if (!/^\d{1,6}$/.test(value.trim())) {
+    throw new ConfigError(
+      `connect_timeout "${value}" is not a whole number of seconds (DATABASE_URL or PGCONNECT_TIMEOUT)`,
+    )
+  }
+  return Number(value.trim()) * 1000
 }
 
 /**
@@ -64,9 +86,17 @@ export interface PgConnectionOptions {
  * - verify-full (also `ssl=true`, or certificate files without sslmode): the CA and the host name.
  */
 export function pgConnectionOptions(databaseUrl: string): PgConnectionOptions {
-  if (!/^postgres(ql)?:\/\//i.test(databaseUrl)) return { connectionString: databaseUrl, ssl: false }
+  if (!/^postgres(ql)?:\/\//i.test(databaseUrl)) {
+    return {
+      connectionString: databaseUrl,
+      ssl: false,
+      connectionTimeoutMillis: connectTimeoutMillis(undefined),
+    }
+  }
   const url = parseDatabaseUrl(databaseUrl)
   const p = (name: string) => url.searchParams.get(name) ?? undefined
+  const connectionTimeout = connectTimeoutMillis(p('connect_timeout'))
+  url.searchParams.delete('connect_timeout')
   const sslmode = p('sslmode')
   const rootcert = p('sslrootcert')
   const cert = p('sslcert')
@@ -86,7 +116,8 @@ export function pgConnectionOptions(databaseUrl: string): PgConnectionOptions {
     (sslFlag === 'true' || sslFlag === '1' || rootcert !== undefined || cert !== undefined
       ? 'verify-full'
       : 'disable')
-  if (mode === 'disable' || mode === 'allow' || mode === 'prefer') return { connectionString, ssl: false }
+  if (mode === 'disable' || mode === 'allow' || mode === 'prefer')
+    return { connectionString, ssl: false, connectionTimeoutMillis: connectionTimeout }
 
   rememberSecret(passphrase)
   if ((cert === undefined) !== (key === undefined)) {
@@ -99,12 +130,23 @@ export function pgConnectionOptions(databaseUrl: string): PgConnectionOptions {
     ...(passphrase === undefined ? {} : { passphrase }),
   }
   const verifyCa = mode === 'verify-ca' || (mode === 'require' && rootcert !== undefined)
-  if (mode === 'verify-full') return { connectionString, ssl: { ...files, rejectUnauthorized: true } }
+  if (mode === 'verify-full') {
+    return {
+      connectionString,
+      ssl: { ...files, rejectUnauthorized: true },
+      connectionTimeoutMillis: connectionTimeout,
+    }
+  }
   if (verifyCa) {
     return {
       connectionString,
       ssl: { ...files, rejectUnauthorized: true, checkServerIdentity: () => undefined },
+      connectionTimeoutMillis: connectionTimeout,
     }
   }
-  return { connectionString, ssl: { ...files, rejectUnauthorized: false } }
+  return {
+    connectionString,
+    ssl: { ...files, rejectUnauthorized: false },
+    connectionTimeoutMillis: connectionTimeout,
+  }
 }

@@ -30,6 +30,8 @@ const CONNECTION_LOST_MESSAGES: ReadonlySet<string> = new Set([
   'Connection terminated',
   'Connection terminated unexpectedly',
   'Connection terminated due to connection timeout',
+  // pg.Client's own connectionTimeoutMillis timer, when it fires before the pool's.
+  'timeout expired',
   'Client has encountered a connection error and is not queryable',
   'timeout exceeded when trying to connect',
 ])

@@ -2,6 +2,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import knexFactory from 'knex'
+import { pgConnectionOptions } from '../connect/postgres-tls.js'
 import { MigrationError } from '../errors.js'
 import { withAdvisoryLock } from './advisory-lock.js'
 import { classified } from './errors.js'
@@ -57,7 +58,11 @@ export async function migrate(databaseUrl: string, schemaName: string): Promise<
         [schemaName],
       )
       if (found?.present !== true) await db.query(`create schema if not exists ${schema}`, [])
-      const knex = knexFactory({ client: 'pg', connection: databaseUrl, pool: { min: 0, max: 1 } })
+      const knex = knexFactory({
+        client: 'pg',
+        connection: { ...pgConnectionOptions(databaseUrl), application_name: 'postbox migrate' },
+        pool: { min: 0, max: 1 },
+      })
       try {
         await classified(() =>
           knex.migrate.latest({

@@ -10,7 +10,7 @@ import { databaseFromConfig, kafkaFromConfig, registryFromConfig } from './defau
 import { Degradation } from './degradation.js'
 import { encodeRow, type SchemaIds } from './encode-row.js'
 import { ExactlyOncePublisher } from './exactly-once-publisher.js'
-import { type FailedDependency, failedDependency } from './failed-dependency.js'
+import { failedDependency } from './failed-dependency.js'
 import { ShardLeases } from './leases.js'
 import { Parking } from './parking.js'
 import { claimWasFull, emptyBatch, holdUnsettled, type PreparedBatch, publishable } from './pipeline.js'

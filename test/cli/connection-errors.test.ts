@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { createServer as createHttpsServer } from 'node:https'
-import { createServer, type Server } from 'node:net'
+import { createServer, type Server, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
@@ -49,18 +49,38 @@ async function selfSignedHttps(dir: string): Promise<Server> {
   return server
 }
 
+/** A TCP server that accepts connections and never says a word, as a host behind a dropping firewall looks. */
+async function silentServer(): Promise<{ port: number; close(): Promise<void> }> {
+  const sockets = new Set<Socket>()
+  const server = createServer((socket) => {
+    socket.on('error', () => {})
+    sockets.add(socket)
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return {
+    port: (server.address() as { port: number }).port,
+    close: async () => {
+      for (const socket of sockets) socket.destroy()
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+    },
+  }
+}
+
 describe('connection failures say in one line what is wrong and which setting to check', () => {
   let dir: string
   let https: Server
+  let silent: Awaited<ReturnType<typeof silentServer>>
   let refusedPort = 0
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'pbtls-'))
     https = await selfSignedHttps(dir)
+    silent = await silentServer()
     refusedPort = await closedPort()
   })
   after(async () => {
     await new Promise<void>((resolve) => https.close(() => resolve()))
+    await silent.close()
     rmSync(dir, { recursive: true, force: true })
   })
 
@@ -82,6 +102,22 @@ describe('connection failures say in one line what is wrong and which setting to
       'a refused database connection',
       () => status('postgres://127.0.0.1:1/x'),
       /^postbox: cannot reach PostgreSQL at 127\.0\.0\.1:1: the connection was refused; check that the server runs, and the host and port in DATABASE_URL/,
+    ],
+    [
+      'a database host that accepts and never answers (connect_timeout)',
+      () => status(`postgres://app@127.0.0.1:${silent.port}/x?connect_timeout=1`),
+      /^postbox: cannot reach PostgreSQL: the connection timed out; check the network path and firewall to the server, and the host and port in DATABASE_URL/,
+    ],
+    [
+      'the same through PGCONNECT_TIMEOUT',
+      () =>
+        status('', {
+          PGHOST: '127.0.0.1',
+          PGPORT: String(silent.port),
+          PGUSER: 'app',
+          PGCONNECT_TIMEOUT: '1',
+        }),
+      /^postbox: cannot reach PostgreSQL: the connection timed out; check .*PGHOST/,
     ],
     [
       'a database host that does not resolve',

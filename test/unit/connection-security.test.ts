@@ -64,6 +64,19 @@ describe('Postgres TLS parameters mean what libpq means', () => {
     }
   })
 
+  test("connect_timeout is libpq's seconds, 10 by default, 0 for ever, and leaves the URL", () => {
+    assert.equal(pgConnectionOptions(url('')).connectionTimeoutMillis, 10_000)
+    const timed = pgConnectionOptions(url('connect_timeout=3&sslmode=disable'))
+    assert.equal(timed.connectionTimeoutMillis, 3_000)
+    assert.equal(timed.connectionString, 'postgres://app@db.example:5432/app')
+    assert.equal(pgConnectionOptions(url('connect_timeout=0')).connectionTimeoutMillis, 0)
+    assert.throws(
+      () => pgConnectionOptions(url('connect_timeout=soon')),
+      (error: Error) =>
+        error instanceof ConfigError && /^connect_timeout "soon" is not a whole number/.test(error.message),
+    )
+  })
+
   test('an unreadable sslrootcert names the setting', () => {
     assert.throws(
       () => pgConnectionOptions(url('sslmode=verify-full&sslrootcert=/nonexistent/ca.pem')),
@@ -82,8 +95,9 @@ describe('libpq variables and .pgpass', () => {
         PGPASSWORD: 'pw word',
         PGDATABASE: 'orders',
         PGSSLMODE: 'verify-full',
+        PGCONNECT_TIMEOUT: '5',
       }),
-      'postgres://app:pw%20word@db:6432/orders?sslmode=verify-full',
+      'postgres://app:pw%20word@db:6432/orders?sslmode=verify-full&connect_timeout=5',
     )
     assert.equal(databaseUrlFromLibpq({}), undefined)
   })
