@@ -3,11 +3,13 @@
 import { orderEvent } from './events.js'
 
 const batchSize = Number(process.env.BENCH_BATCH_SIZE)
+// The benchmark picks the port, so it need not find it in the relay's log.
+const httpPort = Number(process.env.BENCH_HTTP_PORT) || 0
 
 export default {
   events: [orderEvent(process.env.BENCH_TOPIC ?? 'bench')],
   relay: {
-    httpPort: 0,
+    httpPort,
     ...(batchSize > 0 ? { batchSize } : {}),
   },
 }

@@ -4,6 +4,7 @@
 // from /proc/<pid>/status.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { readFileSync, rmSync } from 'node:fs'
+import { type AddressInfo, createServer } from 'node:net'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { processCpuMs, samplePgCpu } from './pg-cpu.js'
@@ -40,26 +41,45 @@ async function publishedSoFar(port: number): Promise<number> {
   return total
 }
 
-/** Resolves with the port the CLI serves /metrics on; keeps the last lines of its log for errors. */
-function metricsPort(child: ChildProcess, log: string[]): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const read = (chunk: Buffer) => {
-      log.push(
-        ...chunk
-          .toString()
-          .split('\n')
-          .filter((line) => line !== ''),
-      )
-      log.splice(0, Math.max(0, log.length - 20))
-      const match = /on port (\d+)/.exec(log.join('\n'))
-      if (match) resolve(Number(match[1]))
-    }
-    // Its JSON log goes to stdout, the CLI's own lines to stderr: both are read, or a full pipe would block it.
-    child.stdout?.on('data', read)
-    child.stderr?.on('data', read)
-    child.once('exit', (code) =>
-      reject(new Error(`the relay CLI exited (${code}) before serving metrics:\n${log.join('\n')}`)),
+/** A port nothing listens on now: bound, then released, for the relay CLI's /metrics. */
+async function freePort(): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  await new Promise<void>((resolve) => server.close(() => resolve()))
+  return port
+}
+
+/**
+ * Resolves once the CLI answers on its metrics port; keeps the last lines of its log (JSON lines
+ * on stdout, read so a full pipe cannot block it) for errors.
+ */
+function metricsReady(child: ChildProcess, port: number, log: string[]): Promise<void> {
+  const read = (chunk: Buffer) => {
+    log.push(
+      ...chunk
+        .toString()
+        .split('\n')
+        .filter((line) => line !== ''),
     )
+    log.splice(0, Math.max(0, log.length - 20))
+  }
+  child.stdout?.on('data', read)
+  child.stderr?.on('data', read)
+  return new Promise((resolve, reject) => {
+    let exited = false
+    child.once('exit', (code) => {
+      exited = true
+      reject(new Error(`the relay CLI exited (${code}) before serving metrics:\n${log.join('\n')}`))
+    })
+    const poll = () => {
+      if (exited) return
+      fetch(`http://127.0.0.1:${port}/metrics`).then(
+        () => resolve(),
+        () => setTimeout(poll, 100),
+      )
+    }
+    poll()
   })
 }
 
@@ -93,6 +113,7 @@ async function drainWithCli(
   build: string,
   options: { name: string; events: number; batchSize?: number },
 ): Promise<CliDrainResult> {
+  const port = await freePort()
   const cpu = await samplePgCpu(stack.databaseUrl, db.name)
   const started = performance.now()
   const child = spawn(process.execPath, [join(build, 'bin', 'postbox.js'), 'relay'], {
@@ -107,6 +128,7 @@ async function drainWithCli(
       LOG_LEVEL: 'warn',
       BENCH_TOPIC: db.topic,
       BENCH_BATCH_SIZE: String(options.batchSize ?? ''),
+      BENCH_HTTP_PORT: String(port),
     },
   })
   const exited = new Promise<number | null>((resolve) => child.once('exit', resolve))
@@ -119,7 +141,7 @@ async function drainWithCli(
   let relayCpuMs = 0
   let pgCpu: Awaited<ReturnType<typeof cpu.stop>>
   try {
-    const port = await metricsPort(child, log)
+    await metricsReady(child, port, log)
     let movedAt = performance.now()
     for (;;) {
       const done = await publishedSoFar(port)
