@@ -2,35 +2,26 @@ import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import pg from 'pg'
 import { runPostbox } from '../support/cli.js'
-import { type OrderRow, orderEvent } from '../support/events.js'
+import { orderEvent, orderRow } from '../support/events.js'
 import { outboxFor, readTopic, startRelay } from '../support/relay.js'
-import { createTestDatabase, queryRows, stack, uniqueName, waitFor } from '../support/stack.js'
+import {
+  asRole,
+  createTestDatabase,
+  dropRoles,
+  queryRows,
+  stack,
+  uniqueGrantRoles,
+  uniqueName,
+  waitFor,
+} from '../support/stack.js'
 import { inTransaction } from '../support/transaction.js'
 
 const CONFIG = 'test/cli/fixtures/orders.config.ts'
 
-/** The same URL, connecting as `role` (the shared server trusts local connections). */
-function asRole(url: string, role: string): string {
-  const u = new URL(url)
-  u.username = role
-  return u.toString()
-}
-
-const order = (id: number, version = 1): OrderRow => ({
-  id,
-  customer: `customer-${id}`,
-  total_cents: id * 100,
-  status: 'new',
-  version,
-})
-
 describe('postbox grants: an owner, an enqueue-only application role and a relay role', () => {
   let db: Awaited<ReturnType<typeof createTestDatabase>>
   let appPool: pg.Pool
-  // Roles belong to the whole server, which other test runs share: every name is this run's own.
-  const prefix = uniqueName('pbgrants')
-  const roles = { owner: `${prefix}_owner`, app: `${prefix}_app`, relay: `${prefix}_relay` }
-  const roleOptions = ['--owner', roles.owner, '--app', roles.app, '--relay', roles.relay]
+  const { roles, options: roleOptions } = uniqueGrantRoles('pbgrants')
   const topic = uniqueName('grants.orders')
   const OrderChanged = orderEvent(topic)
   const outbox = outboxFor([OrderChanged])
@@ -73,13 +64,7 @@ describe('postbox grants: an owner, an enqueue-only application role and a relay
       await appPool?.end()
       await db?.drop()
     } finally {
-      const admin = new pg.Client({ connectionString: stack.databaseUrl })
-      await admin.connect()
-      try {
-        for (const role of Object.values(roles)) await admin.query(`drop role if exists "${role}"`)
-      } finally {
-        await admin.end()
-      }
+      await dropRoles(stack.databaseUrl, Object.values(roles))
     }
   })
 
@@ -119,7 +104,7 @@ describe('postbox grants: an owner, an enqueue-only application role and a relay
         'insert into public.orders (id, customer, total_cents, status, version) values ($1, $2, $3, $4, $5)',
         [1, 'customer-1', 100, 'new', 1],
       )
-      return outbox.enqueueMany(client, OrderChanged, [order(1), order(2)])
+      return outbox.enqueueMany(client, OrderChanged, [orderRow(1), orderRow(2)])
     })
     assert.equal(written.length, 2)
     const rows = await asAdmin<{ id: string; status: string; key: string }>(
@@ -205,7 +190,7 @@ describe('postbox grants: an owner, an enqueue-only application role and a relay
     const [bad] = await asApp<{ id: string }>(
       `insert into postbox.outbox (event_id, event_type, topic, key, payload)
        values (gen_random_uuid(), $1, $2, '3', $3) returning id::text`,
-      [OrderChanged.type, topic, JSON.stringify({ ...order(3), customer: 42 })],
+      [OrderChanged.type, topic, JSON.stringify({ ...orderRow(3), customer: 42 })],
     )
     const badId = bad?.id ?? ''
     const parks = await cli(roles.relay, 'relay', '--until-drained')
@@ -274,7 +259,7 @@ describe('postbox grants: an owner, an enqueue-only application role and a relay
     const eosTopic = uniqueName('grants.eos')
     const EosEvent = orderEvent(eosTopic)
     await inTransaction(appPool, (client) =>
-      outboxFor([EosEvent]).enqueueMany(client, EosEvent, [order(7), order(8), order(7, 2)]),
+      outboxFor([EosEvent]).enqueueMany(client, EosEvent, [orderRow(7), orderRow(8), orderRow(7, 2)]),
     )
     const relay = await startRelay(asRole(db.url, roles.relay), [OrderChanged, EosEvent], {
       delivery: 'exactly-once',

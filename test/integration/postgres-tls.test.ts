@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict'
-import { execFileSync } from 'node:child_process'
 import { after, before, describe, test } from 'node:test'
 import knexFactory from 'knex'
 import pg from 'pg'
@@ -10,42 +9,26 @@ import { migrate, Relay, resolveConfig } from '../../src/relay-api.js'
 import { runPostbox } from '../support/cli.js'
 import { orderEvent } from '../support/events.js'
 import { readTopic } from '../support/relay.js'
-import { secureStack, stackFile } from '../support/secure-stack.js'
+import {
+  ensurePrivateCluster,
+  secureStack,
+  verifyFull,
+  withQueryParameters,
+} from '../support/secure-stack.js'
 import { stack, uniqueName, waitFor } from '../support/stack.js'
 
-/** The private cluster answers plain connections too; only the URL's parameters choose TLS. */
-async function reachable(url: string): Promise<boolean> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 })
-  try {
-    await client.connect()
-    return true
-  } catch {
-    return false
-  } finally {
-    await client.end().catch(() => {})
-  }
-}
-
-function withParameters(url: string, parameters: Record<string, string>): string {
-  const u = new URL(url)
-  for (const [name, value] of Object.entries(parameters)) u.searchParams.set(name, value)
-  return u.href
-}
-
-/** The stack's private cluster (ssl = on, certificate from the stack CA for localhost and 127.0.0.1). */
+/**
+ * The stack's private cluster (ssl = on, certificate from the stack CA for localhost and 127.0.0.1).
+ * It answers plain connections too; only the URL's parameters choose TLS.
+ */
 describe('Postgres over TLS, as libpq means sslmode', () => {
   const schema = uniqueName('pbtls').toLowerCase()
-  let verifyFull: string
+  let verifyFullUrl: string
 
   before(async () => {
-    if (!(await reachable(secureStack.pgPrivateUrl))) {
-      execFileSync('scripts/stack', ['up', 'pg-private'], { stdio: 'inherit' })
-    }
-    verifyFull = withParameters(secureStack.pgPrivateUrl, {
-      sslmode: 'verify-full',
-      sslrootcert: stackFile(secureStack.caFile),
-    })
-    await migrate(verifyFull, schema)
+    await ensurePrivateCluster()
+    verifyFullUrl = verifyFull(secureStack.pgPrivateUrl)
+    await migrate(verifyFullUrl, schema)
   })
   after(async () => {
     const client = new pg.Client({ connectionString: secureStack.pgPrivateUrl })
@@ -68,11 +51,11 @@ describe('Postgres over TLS, as libpq means sslmode', () => {
   }
 
   test('sslmode=verify-full with sslrootcert connects over TLS', async () => {
-    assert.equal(await sslInUse(verifyFull), true)
+    assert.equal(await sslInUse(verifyFullUrl), true)
   })
 
   test('sslmode=verify-full without sslrootcert refuses a certificate from a CA Node does not trust', async () => {
-    const untrusted = withParameters(secureStack.pgPrivateUrl, { sslmode: 'verify-full' })
+    const untrusted = withQueryParameters(secureStack.pgPrivateUrl, { sslmode: 'verify-full' })
     await assert.rejects(sslInUse(untrusted), (error: Error & { code?: string }) => {
       assert.equal(error.code, 'POSTBOX_CONNECTION_SECURITY')
       assert.match(
@@ -84,11 +67,11 @@ describe('Postgres over TLS, as libpq means sslmode', () => {
   })
 
   test('sslmode=require encrypts without verifying the certificate (libpq semantics, unlike pg)', async () => {
-    assert.equal(await sslInUse(withParameters(secureStack.pgPrivateUrl, { sslmode: 'require' })), true)
+    assert.equal(await sslInUse(withQueryParameters(secureStack.pgPrivateUrl, { sslmode: 'require' })), true)
   })
 
   test('sslmode=disable connects in plain text', async () => {
-    assert.equal(await sslInUse(withParameters(secureStack.pgPrivateUrl, { sslmode: 'disable' })), false)
+    assert.equal(await sslInUse(withQueryParameters(secureStack.pgPrivateUrl, { sslmode: 'disable' })), false)
   })
 
   test('the relay claims and marks rows over verify-full and publishes them to Kafka', async () => {

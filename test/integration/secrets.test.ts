@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict'
-import { type ChildProcess, spawn } from 'node:child_process'
 import { after, before, describe, test } from 'node:test'
-import { runPostbox } from '../support/cli.js'
+import { runPostbox, startPostbox } from '../support/cli.js'
 import { type AuthenticatingProxy, startAuthenticatingProxy } from '../support/https-proxy.js'
 import { saslPassword, secureStack, stackFile } from '../support/secure-stack.js'
 import { createMigratedDatabase, stack, uniqueName, waitFor } from '../support/stack.js'
@@ -14,35 +13,6 @@ const WRONG_REGISTRY_PASSWORD = 'Reg-Wr0ng-pw'
 const DATABASE_PASSWORD = 'Db-S3cret-pw'
 const WRONG_SASL_PASSWORD = 'Sasl-Wr0ng-pw'
 const CONFIG = 'test/cli/fixtures/orders.config.ts'
-
-/** A running `postbox relay` whose output is captured; /readyz and /metrics are read while it runs. */
-function startRelayProcess(env: Record<string, string>) {
-  let output = ''
-  const child: ChildProcess = spawn(
-    process.execPath,
-    ['dist/bin/postbox.js', '--config', CONFIG, 'relay', '--http-port', '0'],
-    {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
-    },
-  )
-  child.stdout?.on('data', (chunk: Buffer) => {
-    output += chunk.toString('utf8')
-  })
-  child.stderr?.on('data', (chunk: Buffer) => {
-    output += chunk.toString('utf8')
-  })
-  const exited = new Promise<number | null>((resolve) => child.on('close', resolve))
-  return {
-    output: () => output,
-    port: () => waitFor('the HTTP port', async () => /on port (\d+)/.exec(output)?.[1]),
-    exited,
-    async stop() {
-      child.kill('SIGTERM')
-      return exited
-    },
-  }
-}
 
 describe('secrets are never shown', () => {
   let certificates: TestCertificates
@@ -116,6 +86,13 @@ describe('secrets are never shown', () => {
     ['backfill', '--event-type', `order.changed.${topic}`, '--dry-run'],
     ['relay', '--until-drained'],
   ]
+
+  /** `postbox relay --http-port 0` with `env`; /readyz and /metrics are read while it runs. */
+  const startRelayProcess = (env: Record<string, string>) =>
+    startPostbox(['--config', CONFIG, 'relay', '--http-port', '0'], {
+      databaseUrl: env.DATABASE_URL ?? '',
+      env,
+    })
 
   /** Runs every command with `env`; returns all they printed and their exit codes. */
   const runAll = async (env: Record<string, string>, only: readonly string[][] = commands) => {

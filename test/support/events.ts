@@ -10,6 +10,11 @@ export interface OrderRow {
   version?: number
 }
 
+/** Order `id` at `version`, with the customer and total the tests derive from the id. */
+export function orderRow(id: number, version = 1): OrderRow {
+  return { id, customer: `customer-${id}`, total_cents: id * 100, status: 'new', version }
+}
+
 export const orderSchemaV1 = {
   type: 'record',
   name: 'OrderChanged',

@@ -1,5 +1,7 @@
+import { execFileSync } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
+import pg from 'pg'
 
 /**
  * The stack's SASL_SSL listener and private PostgreSQL cluster, where scripts/stack puts them
@@ -27,4 +29,35 @@ export function stackFile(path: string): string {
 
 export function saslPassword(): string {
   return readFileSync(stackFile(secureStack.saslPasswordFile), 'utf8').trim()
+}
+
+/** `url` with these query parameters set (sslmode, sslrootcert, …). */
+export function withQueryParameters(url: string, parameters: Record<string, string>): string {
+  const u = new URL(url)
+  for (const [name, value] of Object.entries(parameters)) u.searchParams.set(name, value)
+  return u.href
+}
+
+/** `url` over TLS that checks the stack CA's certificate and the host name, as libpq's verify-full. */
+export function verifyFull(url: string): string {
+  return withQueryParameters(url, { sslmode: 'verify-full', sslrootcert: stackFile(secureStack.caFile) })
+}
+
+async function reachable(url: string): Promise<boolean> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 })
+  try {
+    await client.connect()
+    return true
+  } catch {
+    return false
+  } finally {
+    await client.end().catch(() => {})
+  }
+}
+
+/** Starts the private cluster (`scripts/stack up pg-private`) unless it answers already. */
+export async function ensurePrivateCluster(): Promise<void> {
+  if (!(await reachable(secureStack.pgPrivateUrl))) {
+    execFileSync('scripts/stack', ['up', 'pg-private'], { stdio: 'inherit' })
+  }
 }

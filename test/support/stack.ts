@@ -19,17 +19,30 @@ function withDatabase(url: string, database: string): string {
   return u.toString()
 }
 
-/** A database of the test file's own, dropped when the test file ends. */
-export async function createTestDatabase(prefix = 'pbtest'): Promise<{ url: string; drop(): Promise<void> }> {
+/** The same URL, connecting as `role` (the test servers trust local connections). */
+export function asRole(url: string, role: string): string {
+  const u = new URL(url)
+  u.username = role
+  return u.toString()
+}
+
+/**
+ * A database of the test file's own on `server` (a URL of an administrator, default the shared
+ * server), dropped when the test file ends.
+ */
+export async function createTestDatabase(
+  prefix = 'pbtest',
+  server = stack.databaseUrl,
+): Promise<{ url: string; drop(): Promise<void> }> {
   const name = uniqueName(prefix).toLowerCase()
-  const admin = new pg.Client({ connectionString: stack.databaseUrl })
+  const admin = new pg.Client({ connectionString: server })
   await admin.connect()
   await admin.query(`create database "${name}"`)
   await admin.end()
   return {
-    url: withDatabase(stack.databaseUrl, name),
+    url: withDatabase(server, name),
     async drop() {
-      const c = new pg.Client({ connectionString: stack.databaseUrl })
+      const c = new pg.Client({ connectionString: server })
       await c.connect()
       await c.query(`drop database if exists "${name}" with (force)`)
       await c.end()
@@ -42,6 +55,27 @@ export async function createMigratedDatabase(prefix = 'pbtest') {
   const db = await createTestDatabase(prefix)
   await migrate(db.url, 'postbox')
   return db
+}
+
+/**
+ * Owner, application and relay role names for `postbox grants`, of this run's own (roles belong to
+ * the whole server, which other test runs share), and the options that name them.
+ */
+export function uniqueGrantRoles(prefix: string) {
+  const name = uniqueName(prefix)
+  const roles = { owner: `${name}_owner`, app: `${name}_app`, relay: `${name}_relay` }
+  return { roles, options: ['--owner', roles.owner, '--app', roles.app, '--relay', roles.relay] }
+}
+
+/** Drops `roles` (cluster-wide) on the server of the administrator URL `server`, if they exist. */
+export async function dropRoles(server: string, roles: readonly string[]): Promise<void> {
+  const admin = new pg.Client({ connectionString: server })
+  await admin.connect()
+  try {
+    for (const role of roles) await admin.query(`drop role if exists "${role}"`)
+  } finally {
+    await admin.end()
+  }
 }
 
 /** Polls `check` until it returns a value other than undefined, or fails after `timeoutMs`. */
