@@ -171,6 +171,9 @@ function idempotentProducer(kafka: Kafka): EventProducer {
   }
 
   return {
+    async connect() {
+      await connected()
+    },
     async send(messages) {
       if (messages.length === 0) return []
       const p = await connected()

@@ -25,6 +25,11 @@ export interface Delivery {
  * UnpublishableError when Kafka refuses a record for good, UnavailableError otherwise.
  */
 export interface EventProducer {
+  /**
+   * Connects now (send connects when needed): credentials, TLS and SASL problems surface here, at
+   * start-up, as ConnectionSecurityError rather than in the loop.
+   */
+  connect(): Promise<void>
   send(messages: readonly OutgoingMessage[]): Promise<Delivery[]>
   close(): Promise<void>
 }

@@ -159,7 +159,13 @@ export class Relay {
   }
 
   private async createPublisher(): Promise<Publisher> {
-    if (this.config.relay.delivery !== 'exactly-once') return new AtLeastOncePublisher(this.kafka.producer())
+    if (this.config.relay.delivery !== 'exactly-once') {
+      // Connected here, so a wrong password or an untrusted certificate stops start-up even when
+      // no topic is created (createTopics: false) and no row is waiting.
+      const producer = this.kafka.producer()
+      await producer.connect()
+      return new AtLeastOncePublisher(producer)
+    }
     const prefix = await resolveTransactionalIdPrefix(this.config, this.db, this.queries)
     this.logger.info({ transactionalIdPrefix: prefix }, 'exactly-once: transactional ids <prefix>.<shard>')
     await this.kafka.ensureTopics([

@@ -39,6 +39,7 @@ describe('Kafka over SASL_SSL (SCRAM-SHA-512, the stack CA)', () => {
     topic: string,
     kafka: KafkaSecuritySettings,
     delivery: 'at-least-once' | 'exactly-once' = 'at-least-once',
+    createTopics = true,
   ): PostboxSettings => ({
     events: [orderEvent(topic)],
     databaseUrl: db.url,
@@ -49,6 +50,7 @@ describe('Kafka over SASL_SSL (SCRAM-SHA-512, the stack CA)', () => {
       pollIntervalMs: 200,
       delivery,
       transactionalIdPrefix: `${topic}.tx`,
+      createTopics,
     },
   })
 
@@ -94,23 +96,30 @@ describe('Kafka over SASL_SSL (SCRAM-SHA-512, the stack CA)', () => {
     })
   }
 
-  test('a wrong SASL password stops the relay at start-up with one line naming the SASL settings', async () => {
-    const error = await startFailure(
-      settings(uniqueName('sasl.wrong'), {
-        ...security,
-        sasl: {
-          mechanism: 'SCRAM-SHA-512',
-          username: secureStack.saslUsername,
-          password: 'Wrong-Kafka-Pa55',
-        },
-      }),
-    )
-    assert.ok(error instanceof ConnectionSecurityError, String(error))
-    assert.equal(error.retriable, false)
-    assert.match(error.message, /^kafka: the broker rejected the SASL credentials/)
-    assert.match(error.message, /KAFKA_SASL_PASSWORD/)
-    assert.doesNotMatch(error.message, /Wrong-Kafka-Pa55|\n/)
-  })
+  for (const createTopics of [true, false]) {
+    test(`a wrong SASL password stops the relay at start-up with one line naming the SASL settings (createTopics: ${createTopics})`, async () => {
+      const error = await startFailure(
+        settings(
+          uniqueName('sasl.wrong'),
+          {
+            ...security,
+            sasl: {
+              mechanism: 'SCRAM-SHA-512',
+              username: secureStack.saslUsername,
+              password: 'Wrong-Kafka-Pa55',
+            },
+          },
+          'at-least-once',
+          createTopics,
+        ),
+      )
+      assert.ok(error instanceof ConnectionSecurityError, String(error))
+      assert.equal(error.retriable, false)
+      assert.match(error.message, /^kafka: the broker rejected the SASL credentials/)
+      assert.match(error.message, /KAFKA_SASL_PASSWORD/)
+      assert.doesNotMatch(error.message, /Wrong-Kafka-Pa55|\n/)
+    })
+  }
 
   test('a broker certificate from a CA the relay does not trust stops it at start-up, naming kafka.ssl.ca', async () => {
     const error = await startFailure(settings(uniqueName('sasl.untrusted'), { ...security, ssl: true }))

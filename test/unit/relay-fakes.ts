@@ -251,6 +251,9 @@ export class FakeKafka implements KafkaConnection {
 
   producer(): EventProducer {
     return {
+      connect: async () => {
+        if (this.outage !== null) throw this.outage
+      },
       send: async (messages) => {
         this.check(messages)
         this.sends.push(messages.length)

@@ -39,6 +39,7 @@ class SlowKafka extends FakeKafka {
   override producer(): EventProducer {
     const inner = super.producer()
     return {
+      connect: () => inner.connect(),
       send: async (messages) => {
         this.sending++
         try {
