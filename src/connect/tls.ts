@@ -66,6 +66,17 @@ const UNTRUSTED_CERTIFICATE = new Set([
   'ERR_TLS_CERT_ALTNAME_INVALID',
 ])
 
+/**
+ * OpenSSL's codes for a server that refused the client's certificate (mutual TLS): none sent, or
+ * one it does not trust.
+ */
+const CLIENT_CERTIFICATE_REFUSED = new Set([
+  'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED',
+  'ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE',
+  'ERR_SSL_SSLV3_ALERT_CERTIFICATE_UNKNOWN',
+  'ERR_SSL_TLSV1_ALERT_UNKNOWN_CA',
+])
+
 /** Node's messages for the same failures, for clients that keep only the message. */
 const UNTRUSTED_MESSAGES: readonly [RegExp, string][] = [
   [/self[- ]signed certificate in certificate chain/i, 'SELF_SIGNED_CERT_IN_CHAIN'],
@@ -74,18 +85,26 @@ const UNTRUSTED_MESSAGES: readonly [RegExp, string][] = [
   [/unable to get local issuer certificate/i, 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY'],
   [/Hostname\/IP does not match certificate/i, 'ERR_TLS_CERT_ALTNAME_INVALID'],
   [/certificate has expired/i, 'CERT_HAS_EXPIRED'],
+  [/alert certificate required/i, 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED'],
+  [/alert bad certificate/i, 'ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE'],
+  [/alert unknown ca/i, 'ERR_SSL_TLSV1_ALERT_UNKNOWN_CA'],
 ]
 
-/** The TLS verification failure behind `error` (walking its causes), or null. */
+const isTlsFailure = (code: string) => UNTRUSTED_CERTIFICATE.has(code) || CLIENT_CERTIFICATE_REFUSED.has(code)
+
+/**
+ * The TLS verification failure behind `error` (walking its causes), or null: a server
+ * certificate the client does not trust, or a client certificate the server refused.
+ */
 export function tlsFailureCode(error: unknown): string | null {
   let current: unknown = error
   for (let depth = 0; depth < 8 && typeof current === 'object' && current !== null; depth++) {
     const e = current as { code?: unknown; cause?: unknown; message?: unknown }
-    if (typeof e.code === 'string' && UNTRUSTED_CERTIFICATE.has(e.code)) return e.code
+    if (typeof e.code === 'string' && isTlsFailure(e.code)) return e.code
     // Some clients keep only the message of the socket error.
     const message = typeof e.message === 'string' ? e.message : ''
     const named = /\b([A-Z_]{8,})\b/.exec(message)?.[1]
-    if (named !== undefined && UNTRUSTED_CERTIFICATE.has(named)) return named
+    if (named !== undefined && isTlsFailure(named)) return named
     const described = UNTRUSTED_MESSAGES.find(([pattern]) => pattern.test(message))
     if (described !== undefined) return described[1]
     if (e.cause === current) break
@@ -94,13 +113,23 @@ export function tlsFailureCode(error: unknown): string | null {
   return null
 }
 
-/** What to change for a TLS failure: the CA setting, or the host name for a name mismatch. */
-export function tlsFix(code: string, caSetting: string, hostSetting: string): string {
+/** The settings a TLS failure can point at, named as an operator sets them. */
+export interface TlsSettingNames {
+  ca: string
+  host: string
+  clientCertificate: string
+}
+
+/** What to change for a TLS failure: the CA, the host name, or the client certificate. */
+export function tlsFix(code: string, settings: TlsSettingNames): string {
+  if (CLIENT_CERTIFICATE_REFUSED.has(code)) {
+    return `the server refused the client certificate, or wants one (${code}): set ${settings.clientCertificate} to a certificate and key its CA trusts`
+  }
   if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
-    return `the server's certificate does not name the host connected to (${code}): use a host name the certificate lists in ${hostSetting}`
+    return `the server's certificate does not name the host connected to (${code}): use a host name the certificate lists in ${settings.host}`
   }
   if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID' || code === 'CERT_REVOKED') {
     return `the server's certificate is not valid now (${code}): renew the server's certificate`
   }
-  return `the server's certificate is not trusted (${code}): set ${caSetting} to the CA file that signed it`
+  return `the server's certificate is not trusted (${code}): set ${settings.ca} to the CA file that signed it`
 }

@@ -81,7 +81,13 @@ export function kafkaSecurityFailure(error: unknown): ConnectionSecurityError | 
   const tls = tlsFailureCode(error)
   return tls === null
     ? null
-    : fail(tlsFix(tls, 'kafka.ssl.ca (KAFKA_SSL_CA)', 'kafka.brokers (KAFKA_BROKERS)'))
+    : fail(
+        tlsFix(tls, {
+          ca: 'kafka.ssl.ca (KAFKA_SSL_CA)',
+          host: 'kafka.brokers (KAFKA_BROKERS)',
+          clientCertificate: 'kafka.ssl.cert and kafka.ssl.key (KAFKA_SSL_CERT, KAFKA_SSL_KEY)',
+        }),
+      )
 }
 
 /** The broker's error type when there is one (e.g. TOPIC_AUTHORIZATION_FAILED), else the error's name. */

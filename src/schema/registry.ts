@@ -58,7 +58,12 @@ function refusal(status: number | undefined, error: unknown): ConnectionSecurity
     ? null
     : new ConnectionSecurityError(
         'registry',
-        tlsFix(tls, 'registry.ssl.ca (SCHEMA_REGISTRY_CA)', 'registry.url (SCHEMA_REGISTRY_URL)'),
+        tlsFix(tls, {
+          ca: 'registry.ssl.ca (SCHEMA_REGISTRY_CA)',
+          host: 'registry.url (SCHEMA_REGISTRY_URL)',
+          clientCertificate:
+            'registry.ssl.cert and registry.ssl.key (SCHEMA_REGISTRY_CERT, SCHEMA_REGISTRY_KEY)',
+        }),
         { cause: error },
       )
 }

@@ -111,6 +111,49 @@ describe('an authenticating HTTPS schema registry', () => {
     assert.equal(direct.status, 200)
   })
 
+  test('a registry that demands a client certificate: the relay resolves its schema with registry.ssl.cert and .key; without them nothing is forwarded', async () => {
+    const mutual = await startAuthenticatingProxy(
+      stack.registryUrl,
+      certificates,
+      { user: USER, password: PASSWORD },
+      { requireClientCertificate: true },
+    )
+    try {
+      const topic = uniqueName('regauth.mtls')
+      const registry = { url: mutual.url, username: USER, password: PASSWORD }
+      const withoutCertificate = await startFailure(
+        settings(topic, { ...registry, ssl: { ca: certificates.caFile } }),
+      )
+      assert.ok(withoutCertificate instanceof ConnectionSecurityError, String(withoutCertificate))
+      assert.match(
+        withoutCertificate.message,
+        /^registry: the server refused the client certificate, or wants one \(\w+\): set registry\.ssl\.cert and registry\.ssl\.key \(SCHEMA_REGISTRY_CERT, SCHEMA_REGISTRY_KEY\)/,
+      )
+      assert.equal(mutual.forwarded, 0)
+
+      const relay = new Relay(
+        resolveConfig(
+          settings(topic, {
+            ...registry,
+            ssl: {
+              ca: certificates.caFile,
+              cert: certificates.clientCertFile,
+              key: certificates.clientKeyFile,
+            },
+          }),
+        ),
+        { logger: silentLogger },
+      )
+      await relay.start()
+      await relay.stop()
+      assert.ok(mutual.forwarded > 0)
+      const direct = await fetch(`${stack.registryUrl}/subjects/${topic}-value/versions/latest`)
+      assert.equal(direct.status, 200)
+    } finally {
+      await mutual.close()
+    }
+  })
+
   test('a wrong registry password stops the relay at start-up with one line naming the credential settings', async () => {
     const topic = uniqueName('regauth.wrong')
     const error = await startFailure(

@@ -20,12 +20,14 @@ export interface AuthenticatingProxy {
 /**
  * Starts an HTTPS server on 127.0.0.1 with the test CA's server certificate; a request with
  * `Authorization: Basic user:password` (or `Bearer <token>` when a token is given) is forwarded to
- * `upstream` (an http:// registry URL), anything else gets 401.
+ * `upstream` (an http:// registry URL), anything else gets 401. With `requireClientCertificate`
+ * the TLS handshake also demands a client certificate signed by the test CA.
  */
 export async function startAuthenticatingProxy(
   upstream: string,
   certificates: TestCertificates,
   credentials: { user: string; password: string; token?: string },
+  options: { requireClientCertificate?: boolean } = {},
 ): Promise<AuthenticatingProxy> {
   const target = new URL(upstream)
   const accepted = new Set([
@@ -35,7 +37,14 @@ export async function startAuthenticatingProxy(
   let refused = 0
   let forwarded = 0
   const server: Server = createServer(
-    { key: readFileSync(certificates.serverKeyFile), cert: readFileSync(certificates.serverCertFile) },
+    {
+      key: readFileSync(certificates.serverKeyFile),
+      cert: readFileSync(certificates.serverCertFile),
+      // Mutual TLS: a client without a certificate from the test CA does not get past the handshake.
+      ...(options.requireClientCertificate === true
+        ? { requestCert: true, rejectUnauthorized: true, ca: readFileSync(certificates.caFile) }
+        : {}),
+    },
     (req, res) => {
       if (!accepted.has(req.headers.authorization ?? '')) {
         refused++

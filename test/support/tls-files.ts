@@ -9,6 +9,9 @@ export interface TestCertificates {
   caFile: string
   serverCertFile: string
   serverKeyFile: string
+  /** A client certificate (CN postbox-client) the same CA signs, for servers that demand one. */
+  clientCertFile: string
+  clientKeyFile: string
   /** Removes the files. */
   remove(): void
 }
@@ -65,11 +68,43 @@ export function makeTestCertificates(name = 'postbox-test-ca'): TestCertificates
     '-out',
     'server.pem',
   ])
+  openssl(dir, [
+    'req',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    'client.key',
+    '-out',
+    'client.csr',
+    '-subj',
+    '/CN=postbox-client',
+  ])
+  writeFileSync(join(dir, 'client.ext'), 'extendedKeyUsage=clientAuth\n')
+  openssl(dir, [
+    'x509',
+    '-req',
+    '-in',
+    'client.csr',
+    '-CA',
+    'ca.pem',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-days',
+    '2',
+    '-extfile',
+    'client.ext',
+    '-out',
+    'client.pem',
+  ])
   return {
     dir,
     caFile: join(dir, 'ca.pem'),
     serverCertFile: join(dir, 'server.pem'),
     serverKeyFile: join(dir, 'server.key'),
+    clientCertFile: join(dir, 'client.pem'),
+    clientKeyFile: join(dir, 'client.key'),
     remove: () => rmSync(dir, { recursive: true, force: true }),
   }
 }
