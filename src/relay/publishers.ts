@@ -1,5 +1,6 @@
 import type { Lease } from '../db/lease-queries.js'
 import type { ClaimedRow } from '../db/outbox-queries.js'
+import { DEFAULT_MAX_MESSAGE_BYTES } from '../defaults.js'
 import { UnpublishableError } from '../errors.js'
 import type { EventProducer, OutgoingMessage } from '../kafka/ports.js'
 import { sendTraced } from '../observe/tracing.js'
@@ -36,12 +37,67 @@ export interface Publisher {
   close(): Promise<void>
 }
 
+/** Framing Kafka adds to a record batch, and to each record and header in it (varints at their widest). */
+const BATCH_FRAMING_BYTES = 100
+const RECORD_FRAMING_BYTES = 32
+const HEADER_FRAMING_BYTES = 10
+
+/** What one message adds to a produce request's record batch, at most. */
+export function recordBytes(message: OutgoingMessage): number {
+  let bytes = RECORD_FRAMING_BYTES + message.key.length + (message.value?.length ?? 0)
+  for (const [name, value] of Object.entries(message.headers)) {
+    bytes += HEADER_FRAMING_BYTES + Buffer.byteLength(name) + Buffer.byteLength(value)
+  }
+  return bytes
+}
+
 /**
- * Sends `batch` with `send`; when Kafka refuses it as a whole for a record-level reason, sends
- * the rows one at a time, so only the offending row is refused and its key's later rows wait.
- * Any other failure propagates.
+ * Splits `items` into consecutive runs of at most `maxBytes` of records (a run holds at least one
+ * item). The broker refuses a produce request whose record batch for a partition is larger than
+ * its `message.max.bytes`; such a refusal of a whole batch would otherwise send every row of it
+ * one at a time (a batch of 10,000 ~330-byte events drained 8× slower than one of 2,000).
+ */
+export function requestChunks(items: readonly Encoded[], maxBytes: number): Encoded[][] {
+  const chunks: Encoded[][] = []
+  let current: Encoded[] = []
+  let bytes = BATCH_FRAMING_BYTES
+  for (const item of items) {
+    const size = recordBytes(item.message)
+    if (current.length > 0 && bytes + size > maxBytes) {
+      chunks.push(current)
+      current = []
+      bytes = BATCH_FRAMING_BYTES
+    }
+    current.push(item)
+    bytes += size
+  }
+  if (current.length > 0) chunks.push(current)
+  return chunks
+}
+
+/**
+ * Sends `batch` with `send`, in consecutive requests of at most `maxRequestBytes` of records;
+ * when Kafka refuses a request as a whole for a record-level reason, sends its rows one at a
+ * time, so only the offending row is refused and its key's later rows (in this request and the
+ * next ones) wait. Any other failure propagates: rows of requests already sent are then
+ * published again with the batch, after nothing newer of their keys.
  */
 export async function sendIsolatingRefusals(
+  batch: readonly Encoded[],
+  blocked: BlockedKeys,
+  send: (items: readonly Encoded[]) => Promise<void>,
+  maxRequestBytes = Number.POSITIVE_INFINITY,
+): Promise<Pick<PublishOutcome, 'sent' | 'refused'>> {
+  const outcome: Pick<PublishOutcome, 'sent' | 'refused'> = { sent: [], refused: [] }
+  for (const chunk of requestChunks(batch, maxRequestBytes)) {
+    const { sent, refused } = await sendOrIsolate(chunk, blocked, send)
+    outcome.sent.push(...sent)
+    outcome.refused.push(...refused)
+  }
+  return outcome
+}
+
+async function sendOrIsolate(
   batch: readonly Encoded[],
   blocked: BlockedKeys,
   send: (items: readonly Encoded[]) => Promise<void>,
@@ -70,18 +126,29 @@ export async function sendIsolatingRefusals(
   return { sent, refused }
 }
 
-/** At-least-once: one idempotent producer, the whole batch per send. */
+/**
+ * At-least-once: one idempotent producer, the whole batch per send unless it is larger than
+ * `maxRequestBytes` (then in consecutive sends of at most that).
+ */
 export class AtLeastOncePublisher implements Publisher {
-  constructor(private readonly producer: EventProducer) {}
+  constructor(
+    private readonly producer: EventProducer,
+    private readonly maxRequestBytes = DEFAULT_MAX_MESSAGE_BYTES,
+  ) {}
 
   async sync(leases: readonly Lease[]): Promise<number[]> {
     return leases.map((l) => l.shard)
   }
 
   async publish(batch: readonly Encoded[], blocked: BlockedKeys): Promise<PublishOutcome> {
-    const outcome = await sendIsolatingRefusals(batch, blocked, async (items) => {
-      await sendTraced(items, (messages) => this.producer.send(messages))
-    })
+    const outcome = await sendIsolatingRefusals(
+      batch,
+      blocked,
+      async (items) => {
+        await sendTraced(items, (messages) => this.producer.send(messages))
+      },
+      this.maxRequestBytes,
+    )
     return { ...outcome, lostShards: [] }
   }
 

@@ -164,7 +164,8 @@ export class Relay {
       // no topic is created (createTopics: false) and no row is waiting.
       const producer = this.kafka.producer()
       await producer.connect()
-      return new AtLeastOncePublisher(producer)
+      // One request holds at most what one record may be: under the broker's message.max.bytes.
+      return new AtLeastOncePublisher(producer, this.config.relay.maxMessageBytes)
     }
     const prefix = await resolveTransactionalIdPrefix(this.config, this.db, this.queries)
     this.logger.info({ transactionalIdPrefix: prefix }, 'exactly-once: transactional ids <prefix>.<shard>')

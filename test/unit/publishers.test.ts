@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { UnavailableError } from '../../src/errors.js'
+import type { OutgoingMessage } from '../../src/kafka/ports.js'
 import { silentLogger } from '../../src/observe/logger.js'
 import { BlockedKeys } from '../../src/relay/blocked-keys.js'
 import { ExactlyOncePublisher } from '../../src/relay/exactly-once-publisher.js'
-import { AtLeastOncePublisher, type Encoded } from '../../src/relay/publishers.js'
+import { AtLeastOncePublisher, type Encoded, recordBytes, requestChunks } from '../../src/relay/publishers.js'
 import { FakeDatabase, FakeKafka, MemoryStore, type StoredRow, storedRow } from './relay-fakes.js'
 
 function encoded(row: StoredRow): Encoded {
@@ -35,6 +36,28 @@ describe('at-least-once publisher', () => {
     )
     assert.deepEqual(outcome.sent, rows)
     assert.deepEqual(kafka.sends, [5])
+  })
+
+  test('a batch larger than one request may be goes out in consecutive sends under the bound, in order', async () => {
+    const kafka = new FakeKafka()
+    const rows = batchOf(new MemoryStore())
+    const items = rows.map((row) => ({
+      row,
+      message: { topic: row.topic, key: Buffer.from(row.key), value: Buffer.alloc(400, 1), headers: {} },
+    }))
+    const perRecord = recordBytes(items[0]?.message as OutgoingMessage)
+    // Room for two records and the batch framing, not three.
+    const bound = 100 + 2 * perRecord + 10
+    const outcome = await new AtLeastOncePublisher(kafka.producer(), bound).publish(items, new BlockedKeys())
+    assert.deepEqual(outcome.sent, rows)
+    assert.deepEqual(kafka.sends, [2, 2, 1])
+    assert.deepEqual(
+      kafka.published.map((m) => m.key.toString()),
+      rows.map((r) => r.key),
+    )
+    for (const chunk of requestChunks(items, bound)) {
+      assert.ok(100 + chunk.reduce((sum, item) => sum + recordBytes(item.message), 0) <= bound)
+    }
   })
 
   test('a refused record is isolated: only it is refused, its key stops, other keys are published', async () => {
