@@ -20,7 +20,41 @@ function openssl(dir: string, args: string[]): void {
   execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] })
 }
 
-/** Generates a fresh CA (`name` in its subject) and a server certificate it signs. */
+/** A key `<name>.key` and a certificate `<name>.pem` for `subject`, signed by the CA in `dir`. */
+function signedCertificate(dir: string, name: string, subject: string, extension: string): void {
+  openssl(dir, [
+    'req',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    `${name}.key`,
+    '-out',
+    `${name}.csr`,
+    '-subj',
+    subject,
+  ])
+  writeFileSync(join(dir, `${name}.ext`), `${extension}\n`)
+  openssl(dir, [
+    'x509',
+    '-req',
+    '-in',
+    `${name}.csr`,
+    '-CA',
+    'ca.pem',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-days',
+    '2',
+    '-extfile',
+    `${name}.ext`,
+    '-out',
+    `${name}.pem`,
+  ])
+}
+
+/** Generates a fresh CA (`name` in its subject) and a server and a client certificate it signs. */
 export function makeTestCertificates(name = 'postbox-test-ca'): TestCertificates {
   const dir = mkdtempSync(join(tmpdir(), 'postbox-tls-'))
   openssl(dir, [
@@ -38,66 +72,8 @@ export function makeTestCertificates(name = 'postbox-test-ca'): TestCertificates
     '-subj',
     `/CN=${name}`,
   ])
-  openssl(dir, [
-    'req',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-keyout',
-    'server.key',
-    '-out',
-    'server.csr',
-    '-subj',
-    '/CN=127.0.0.1',
-  ])
-  writeFileSync(join(dir, 'server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n')
-  openssl(dir, [
-    'x509',
-    '-req',
-    '-in',
-    'server.csr',
-    '-CA',
-    'ca.pem',
-    '-CAkey',
-    'ca.key',
-    '-CAcreateserial',
-    '-days',
-    '2',
-    '-extfile',
-    'server.ext',
-    '-out',
-    'server.pem',
-  ])
-  openssl(dir, [
-    'req',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-keyout',
-    'client.key',
-    '-out',
-    'client.csr',
-    '-subj',
-    '/CN=postbox-client',
-  ])
-  writeFileSync(join(dir, 'client.ext'), 'extendedKeyUsage=clientAuth\n')
-  openssl(dir, [
-    'x509',
-    '-req',
-    '-in',
-    'client.csr',
-    '-CA',
-    'ca.pem',
-    '-CAkey',
-    'ca.key',
-    '-CAcreateserial',
-    '-days',
-    '2',
-    '-extfile',
-    'client.ext',
-    '-out',
-    'client.pem',
-  ])
+  signedCertificate(dir, 'server', '/CN=127.0.0.1', 'subjectAltName=IP:127.0.0.1,DNS:localhost')
+  signedCertificate(dir, 'client', '/CN=postbox-client', 'extendedKeyUsage=clientAuth')
   return {
     dir,
     caFile: join(dir, 'ca.pem'),
