@@ -12,7 +12,10 @@ function packageVersion(name: string): string {
 
 /** The broker's version is not in the protocol kafkajs speaks; scripts/stack pins what the local stack runs. */
 function stackKafkaVersion(): string {
-  const match = /^KAFKA_VERSION=(\S+)/m.exec(readFileSync(new URL('scripts/stack', root), 'utf8'))
+  const chosen = process.env.STACK_KAFKA_VERSION
+  if (chosen !== undefined && chosen !== '') return `${chosen} (STACK_KAFKA_VERSION)`
+  const text = readFileSync(new URL('scripts/stack', root), 'utf8')
+  const match = /^KAFKA_VERSION=\$\{STACK_KAFKA_VERSION:-([^}]+)\}/m.exec(text)
   return match ? `${match[1]} (scripts/stack default)` : 'unknown'
 }
 
