@@ -18,12 +18,28 @@ export function progressQueries(schemaName: string) {
       )
     },
 
+    /**
+     * The ids of the batch committed with `token` and of every batch of the shard recorded before it
+     * (tokens are ordered: see progressToken), or none when `token` is not recorded. A shard's
+     * records since its last takeover come from one owner, which sends its transactions one after
+     * the other and forgets a record whose transaction Kafka refused before it sends another: so a
+     * record older than the committed one was committed too (the parts of a batch whose refused
+     * row was isolated, each its own transaction).
+     */
     async inflightIds(db: SqlExecutor, shard: number, token: string): Promise<string[]> {
       const [row] = await db.query<{ ids: string[] }>(
-        `select ids::text[] as ids from ${s}.inflight_batch where shard = $1 and token = $2::uuid`,
+        `select coalesce(array_agg(i.id order by i.id), '{}')::text[] as ids
+         from ${s}.inflight_batch b cross join lateral unnest(b.ids) as i(id)
+         where b.shard = $1 and b.token <= $2::uuid
+           and exists (select 1 from ${s}.inflight_batch c where c.shard = $1 and c.token = $2::uuid)`,
         [shard, token],
       )
       return row?.ids ?? []
+    },
+
+    /** Forgets the record of a transaction Kafka refused (it was aborted: none of its rows were published). */
+    async forgetInflight(db: SqlExecutor, token: string) {
+      await db.query(`delete from ${s}.inflight_batch where token = $1::uuid`, [token])
     },
 
     async clearInflight(db: SqlExecutor, shards: readonly number[]) {

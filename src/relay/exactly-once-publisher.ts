@@ -1,13 +1,23 @@
 import { randomUUID } from 'node:crypto'
 import type { SqlExecutor } from '../db/executor.js'
 import type { Lease } from '../db/lease-queries.js'
-import { FencedError } from '../errors.js'
+import { FencedError, UnpublishableError } from '../errors.js'
 import type { KafkaConnection, ShardProducer } from '../kafka/ports.js'
 import type { Logger } from '../observe/logger.js'
 import { sendTraced } from '../observe/tracing.js'
 import type { BlockedKeys } from './blocked-keys.js'
 import type { RelayQueries } from './ports.js'
 import { type Encoded, type Publisher, type PublishOutcome, sendIsolatingRefusals } from './publishers.js'
+
+/**
+ * A progress token: a UUID whose first 48 bits are `sequence`, so tokens sort (as Postgres
+ * compares uuids, byte by byte) in the order they were made; the rest is random.
+ */
+export function progressToken(sequence: number): string {
+  const ordered = sequence.toString(16).padStart(12, '0').slice(-12)
+  const random = randomUUID()
+  return `${ordered.slice(0, 8)}-${ordered.slice(8, 12)}-${random.slice(14)}`
+}
 
 export interface ExactlyOnceOptions {
   kafka: KafkaConnection
@@ -145,10 +155,10 @@ export class ExactlyOncePublisher implements Publisher {
     if (producer === undefined) return { sent: [], refused: [] }
     const { db, queries, relayId } = this.options
     return sendIsolatingRefusals(items, blocked, async (part) => {
-      const token = randomUUID()
+      this.sequence++
+      const token = progressToken(this.sequence)
       const ids = part.map((p) => p.row.id)
       await queries.progress.recordInflight(db, token, shard, ids, relayId)
-      this.sequence++
       const progress = {
         groupId: this.progressTopic,
         topic: this.progressTopic,
@@ -156,7 +166,14 @@ export class ExactlyOncePublisher implements Publisher {
         offset: String(this.sequence),
         metadata: token,
       }
-      await sendTraced(part, (messages) => producer.publishAtomically(messages, progress))
+      try {
+        await sendTraced(part, (messages) => producer.publishAtomically(messages, progress))
+      } catch (error) {
+        // Refused: the transaction was aborted. Its record goes before anything newer is sent, so
+        // a takeover never takes it for one of the committed parts (inflightIds).
+        if (error instanceof UnpublishableError) await queries.progress.forgetInflight(db, token)
+        throw error
+      }
     })
   }
 

@@ -17,6 +17,24 @@ describe("delivery: 'exactly-once'", () => {
     await db.drop()
   })
 
+  async function lastCommittedToken(shard: number): Promise<string> {
+    const { kafkaClient } = await import('../../src/kafka/client.js')
+    const { silentLogger } = await import('../../src/observe/logger.js')
+    const { stack } = await import('../support/stack.js')
+    const [cluster] = await queryRows<{ id: string; name: string }>(
+      db.url,
+      'select system_identifier::text as id, current_database() as name from pg_control_system()',
+    )
+    const prefix = `postbox.${cluster?.id}.${cluster?.name}.postbox`
+    const tokens = await kafkaClient(stack.brokers, 'test', silentLogger).committedProgress(
+      `${prefix}.progress`,
+      `${prefix}.progress`,
+    )
+    const token = tokens.get(shard)
+    assert.ok(token, 'a progress token was committed for the shard')
+    return token
+  }
+
   const order = (id: number, version: number): OrderRow => ({
     id,
     customer: 'c',
@@ -109,23 +127,71 @@ describe("delivery: 'exactly-once'", () => {
     } finally {
       await second.stop()
     }
+  })
 
-    async function lastCommittedToken(shard: number): Promise<string> {
-      const { kafkaClient } = await import('../../src/kafka/client.js')
-      const { silentLogger } = await import('../../src/observe/logger.js')
-      const { stack } = await import('../support/stack.js')
-      const [cluster] = await queryRows<{ id: string; name: string }>(
+  test('a takeover marks every committed transaction of the shard recorded before the last one, and none after it', async () => {
+    // The state a relay leaves when it dies after committing a refused row's neighbours one
+    // transaction at a time and before marking them: several records, the last committed one
+    // named by Kafka.
+    const topic = uniqueName('eos.parts')
+    const Event = orderEvent(topic)
+    const outbox = outboxFor([Event])
+    const first = await startRelay(db.url, [Event], { delivery: 'exactly-once', leaseTtlMs: 2000 })
+    for (const version of [1, 2]) {
+      await knex.transaction((trx) => outbox.enqueue(trx, Event, order(7, version)))
+      await waitFor(`version ${version} published`, async () =>
+        (await readTopic(topic)).length === version ? true : undefined,
+      )
+    }
+    await waitFor('marked', async () => {
+      const rows = await queryRows<{ pending: number }>(
         db.url,
-        'select system_identifier::text as id, current_database() as name from pg_control_system()',
+        "select count(*)::int as pending from postbox.outbox where topic = $1 and status = 'pending'",
+        [topic],
       )
-      const prefix = `postbox.${cluster?.id}.${cluster?.name}.postbox`
-      const tokens = await kafkaClient(stack.brokers, 'test', silentLogger).committedProgress(
-        `${prefix}.progress`,
-        `${prefix}.progress`,
+      return rows[0]?.pending === 0 ? true : undefined
+    })
+    await first.stop()
+    const rows = await queryRows<{ id: string; shard: number }>(
+      db.url,
+      "update postbox.outbox set status = 'pending', sent_at = null where topic = $1 returning id::text, shard",
+      [topic],
+    )
+    const [older, newer] = rows.sort((a, b) => Number(a.id) - Number(b.id))
+    assert.ok(older && newer && older.shard === newer.shard)
+    const committed = await lastCommittedToken(newer.shard)
+    // A third row of the key, recorded after the committed token: its transaction did not commit.
+    await knex.transaction((trx) => outbox.enqueue(trx, Event, order(7, 3)))
+    const [late] = await queryRows<{ id: string; shard: number }>(
+      db.url,
+      "select id::text, shard from postbox.outbox where topic = $1 and status = 'pending' order by id desc limit 1",
+      [topic],
+    )
+    assert.ok(late && late.shard === newer.shard)
+    for (const [token, shard, id] of [
+      ['00000000-0000-4000-8000-000000000000', older.shard, older.id],
+      [committed, newer.shard, newer.id],
+      ['ffffffff-ffff-4fff-bfff-ffffffffffff', late.shard, late.id],
+    ] as const) {
+      await queryRows(
+        db.url,
+        `insert into postbox.inflight_batch (token, shard, ids, relay) values ($1, $2, $3, 'gone')`,
+        [token, shard, [id]],
       )
-      const token = tokens.get(shard)
-      assert.ok(token, 'a progress token was committed for the shard')
-      return token
+    }
+    const second = await startRelay(db.url, [Event], { delivery: 'exactly-once', leaseTtlMs: 2000 })
+    try {
+      const records = await waitFor('the uncommitted row published', async () => {
+        const read = await readTopic(topic)
+        return read.length >= 3 ? read : undefined
+      })
+      assert.deepEqual(
+        records.map((r) => `${r.key}:${(r.value as { version: number }).version}`),
+        ['7:1', '7:2', '7:3'],
+        'the two committed rows are not published a second time',
+      )
+    } finally {
+      await second.stop()
     }
   })
 })

@@ -4,7 +4,7 @@ import { UnavailableError } from '../../src/errors.js'
 import type { OutgoingMessage } from '../../src/kafka/ports.js'
 import { silentLogger } from '../../src/observe/logger.js'
 import { BlockedKeys } from '../../src/relay/blocked-keys.js'
-import { ExactlyOncePublisher } from '../../src/relay/exactly-once-publisher.js'
+import { ExactlyOncePublisher, progressToken } from '../../src/relay/exactly-once-publisher.js'
 import { AtLeastOncePublisher, type Encoded, recordBytes, requestChunks } from '../../src/relay/publishers.js'
 import { FakeDatabase, FakeKafka, MemoryStore, type StoredRow, storedRow } from './relay-fakes.js'
 
@@ -146,6 +146,38 @@ describe('exactly-once publisher', () => {
       [poison],
     )
     assert.deepEqual(outcome.sent, [rows[0], rows[2], rows[4]])
+  })
+
+  test('a relay that dies after the isolated transactions of a refused row committed: the takeover marks every committed part, not only the last', async () => {
+    const { kafka, store, leases, publisher } = await setUp(1)
+    const rows = batchOf(store)
+    const poison = rows[1] as StoredRow
+    kafka.refuse = (m) => m.value?.toString() === poison.id
+    const outcome = await publisher.publish(rows.map(encoded), new BlockedKeys())
+    assert.deepEqual(outcome.sent, [rows[0], rows[2], rows[4]])
+    // The relay dies here, before its marks; it comes back under the same lease and takes the shard over.
+    const takeover = new ExactlyOncePublisher({
+      kafka,
+      db: new FakeDatabase(),
+      queries: store.queries(),
+      relayId: 'r1',
+      prefix: 'pb',
+      logger: silentLogger,
+    })
+    assert.deepEqual(await takeover.sync(leases), [0])
+    assert.deepEqual(
+      rows.map((r) => store.statusOf(r)),
+      ['sent', 'pending', 'sent', 'pending', 'sent'],
+      'the three rows committed one by one are sent; the refused row and the row behind it are not',
+    )
+    assert.equal(store.inflight.size, 0)
+  })
+
+  test('progress tokens sort in the order they were made', () => {
+    const tokens = [1, 2, 15, 16, 255, 4096, Date.now(), Date.now() + 1].map(progressToken)
+    assert.deepEqual([...tokens].sort(), tokens)
+    for (const token of tokens)
+      assert.match(token, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
   })
 
   test('a commit with an unknown outcome restarts the shard; the takeover marks the committed batch sent instead of publishing it again', async () => {

@@ -178,8 +178,13 @@ export class MemoryStore {
           this.inflight.set(token, { shard, ids: [...ids] })
         },
         inflightIds: async (_db, shard, token) => {
-          const batch = this.inflight.get(token)
-          return batch?.shard === shard ? batch.ids : []
+          if (this.inflight.get(token)?.shard !== shard) return []
+          return [...this.inflight]
+            .filter(([recorded, batch]) => batch.shard === shard && recorded <= token)
+            .flatMap(([, batch]) => batch.ids)
+        },
+        forgetInflight: async (_db, token) => {
+          this.inflight.delete(token)
         },
         clearInflight: async (_db, shards) => {
           for (const [token, batch] of this.inflight)
