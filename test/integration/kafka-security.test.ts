@@ -12,7 +12,7 @@ import {
 import { readPublished } from '../../src/testing.js'
 import { runPostbox } from '../support/cli.js'
 import { orderEvent } from '../support/events.js'
-import { outboxFor } from '../support/relay.js'
+import { outboxFor, startFailure } from '../support/relay.js'
 import { saslPassword, secureStack, stackFile } from '../support/secure-stack.js'
 import { createMigratedDatabase, stack, uniqueName, waitFor } from '../support/stack.js'
 
@@ -53,18 +53,6 @@ describe('Kafka over SASL_SSL (SCRAM-SHA-512, the stack CA)', () => {
       createTopics,
     },
   })
-
-  const startFailure = async (config: PostboxSettings): Promise<unknown> => {
-    const relay = new Relay(resolveConfig(config), { logger: silentLogger })
-    try {
-      await relay.start()
-    } catch (error) {
-      return error
-    } finally {
-      await relay.stop()
-    }
-    return null
-  }
 
   for (const delivery of ['at-least-once', 'exactly-once'] as const) {
     test(`the relay publishes through SASL_SSL (${delivery}) and postbox/testing reads the records back through it`, async () => {

@@ -8,7 +8,7 @@ import { readPublished } from '../../src/testing.js'
 import { runPostbox } from '../support/cli.js'
 import { orderEvent } from '../support/events.js'
 import { type AuthenticatingProxy, startAuthenticatingProxy } from '../support/https-proxy.js'
-import { outboxFor } from '../support/relay.js'
+import { outboxFor, startFailure } from '../support/relay.js'
 import { createMigratedDatabase, stack, uniqueName, waitFor } from '../support/stack.js'
 import { makeTestCertificates, type TestCertificates } from '../support/tls-files.js'
 
@@ -46,18 +46,6 @@ describe('an authenticating HTTPS schema registry', () => {
     registry,
     relay: { topicPartitions: 1, pollIntervalMs: 200 },
   })
-
-  const startFailure = async (config: PostboxSettings): Promise<unknown> => {
-    const relay = new Relay(resolveConfig(config), { logger: silentLogger })
-    try {
-      await relay.start()
-    } catch (error) {
-      return error
-    } finally {
-      await relay.stop()
-    }
-    return null
-  }
 
   test('the relay registers the schema and publishes through it, with the credentials from the URL and the CA from registry.ssl.ca', async () => {
     const topic = uniqueName('regauth.publish')

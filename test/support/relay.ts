@@ -37,3 +37,16 @@ export function outboxFor(events: Events, options: { notify?: boolean } = {}) {
 export function readTopic(topic: string, options: { avroKey?: boolean } = {}) {
   return readPublished({ brokers: stack.brokers, registryUrl: stack.registryUrl }, topic, options)
 }
+
+/** What a relay's start-up threw for `config` (null when it started); the relay is stopped either way. */
+export async function startFailure(config: PostboxSettings): Promise<unknown> {
+  const relay = new Relay(resolveConfig(config), { logger: silentLogger })
+  try {
+    await relay.start()
+  } catch (error) {
+    return error
+  } finally {
+    await relay.stop()
+  }
+  return null
+}
