@@ -105,6 +105,11 @@ export function pgConnectionOptions(databaseUrl: string): PgConnectionOptions {
   const sslFlag = p('ssl')
   for (const name of TLS_PARAMETERS) url.searchParams.delete(name)
   const connectionString = url.href
+  const options = (ssl: false | ConnectionOptions): PgConnectionOptions => ({
+    connectionString,
+    ssl,
+    connectionTimeoutMillis: connectionTimeout,
+  })
 
   if (sslmode !== undefined && !SSL_MODES.includes(sslmode)) {
     throw new ConfigError(
@@ -116,8 +121,7 @@ export function pgConnectionOptions(databaseUrl: string): PgConnectionOptions {
     (sslFlag === 'true' || sslFlag === '1' || rootcert !== undefined || cert !== undefined
       ? 'verify-full'
       : 'disable')
-  if (mode === 'disable' || mode === 'allow' || mode === 'prefer')
-    return { connectionString, ssl: false, connectionTimeoutMillis: connectionTimeout }
+  if (mode === 'disable' || mode === 'allow' || mode === 'prefer') return options(false)
 
   rememberSecret(passphrase)
   if ((cert === undefined) !== (key === undefined)) {
@@ -131,22 +135,10 @@ export function pgConnectionOptions(databaseUrl: string): PgConnectionOptions {
   }
   const verifyCa = mode === 'verify-ca' || (mode === 'require' && rootcert !== undefined)
   if (mode === 'verify-full') {
-    return {
-      connectionString,
-      ssl: { ...files, rejectUnauthorized: true },
-      connectionTimeoutMillis: connectionTimeout,
-    }
+    return options({ ...files, rejectUnauthorized: true })
   }
   if (verifyCa) {
-    return {
-      connectionString,
-      ssl: { ...files, rejectUnauthorized: true, checkServerIdentity: () => undefined },
-      connectionTimeoutMillis: connectionTimeout,
-    }
+    return options({ ...files, rejectUnauthorized: true, checkServerIdentity: () => undefined })
   }
-  return {
-    connectionString,
-    ssl: { ...files, rejectUnauthorized: false },
-    connectionTimeoutMillis: connectionTimeout,
-  }
+  return options({ ...files, rejectUnauthorized: false })
 }
