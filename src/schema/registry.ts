@@ -34,6 +34,26 @@ function statusOf(error: unknown): number | undefined {
   return typeof status === 'number' ? status : undefined
 }
 
+/**
+ * Apicurio answers 409 to a PUT of `/config/<subject>` when another client created the subject's
+ * compatibility rule first; a 409 from registering itself is an incompatible schema.
+ */
+function isRuleConflict(error: unknown): boolean {
+  const url = (error as { url?: unknown } | null)?.url
+  return statusOf(error) === 409 && typeof url === 'string' && url.includes('/config/')
+}
+
+/** Why registering `subject` failed, as the error a user can act on. */
+function registrationFailed(subject: string, compatibility: Compatibility, error: unknown): never {
+  if (statusOf(error) === 409 && !isRuleConflict(error)) {
+    throw new SchemaError(
+      `schema for ${subject} is not ${compatibility}-compatible with the registered versions: make the change compatible (e.g. add fields with defaults) or use a new topic`,
+      { cause: error },
+    )
+  }
+  translate(error, `registering ${subject}`)
+}
+
 const CREDENTIAL_SETTINGS =
   'registry.username / registry.password (SCHEMA_REGISTRY_USERNAME, SCHEMA_REGISTRY_PASSWORD, or user:password@ in the URL) or registry.token (SCHEMA_REGISTRY_TOKEN)'
 
@@ -181,6 +201,17 @@ export function createRegistryClient(connection: string | RegistryConnection): R
     return { status: response.status, data }
   }
 
+  /** After another client created the subject's rule first: fine when it set the level we ask for. */
+  const agreeOnCompatibility = async (subject: string, compatibility: Compatibility, cause: unknown) => {
+    const level = await client.compatibility(subject)
+    if (level !== compatibility) {
+      throw new SchemaError(
+        `another client set the compatibility of ${subject} to ${level} while this one set ${compatibility}: give every event of ${subject} the same compatibility`,
+        { cause },
+      )
+    }
+  }
+
   const client: RegistryClient = {
     async compatibility(subject) {
       const subjectConfig = await http('GET', `/config/${encodeURIComponent(subject)}`)
@@ -194,6 +225,7 @@ export function createRegistryClient(connection: string | RegistryConnection): R
 
     async setCompatibility(subject, compatibility) {
       const result = await http('PUT', `/config/${encodeURIComponent(subject)}`, { compatibility })
+      if (result.status === 409) return agreeOnCompatibility(subject, compatibility, result.data)
       if (result.status >= 300) {
         throw new SchemaError(
           `setting compatibility ${compatibility} on ${subject} failed: ${JSON.stringify(result.data)}`,
@@ -221,21 +253,20 @@ export function createRegistryClient(connection: string | RegistryConnection): R
       if ((await client.compatibility(subject)) !== compatibility) {
         await client.setCompatibility(subject, compatibility)
       }
-      try {
-        const { id } = await answered(
+      const register = () =>
+        answered(
           registry.register(schema, { subject, compatibility: compatibility as never }),
           `registering ${subject}`,
-        )
-        return id
+        ).then(({ id }) => id)
+      try {
+        return await register()
       } catch (error) {
-        if (statusOf(error) === 409) {
-          throw new SchemaError(
-            `schema for ${subject} is not ${compatibility}-compatible with the registered versions: make the change compatible (e.g. add fields with defaults) or use a new topic`,
-            { cause: error },
-          )
-        }
-        translate(error, `registering ${subject}`)
+        if (!isRuleConflict(error)) registrationFailed(subject, compatibility, error)
+        await agreeOnCompatibility(subject, compatibility, error)
       }
+      // The conflict came after the schema was registered: registering again returns its id, and
+      // with the subject's rule in place the client writes none.
+      return register().catch((error: unknown) => registrationFailed(subject, compatibility, error))
     },
 
     async latest(subject) {
