@@ -97,16 +97,22 @@ function produceRequest(messages: readonly OutgoingMessage[], choices: Partition
   const topicMessages = [...byTopic].map(([topic, list]) => ({ topic, messages: list }))
 
   const deliveries = (acknowledged: readonly RecordMetadata[]): Delivery[] => {
-    const nextOffset = new Map<string, bigint>()
+    // Offsets as numbers while they are exact (below 2^53, so in practice always), else as bigints.
+    const nextOffset = new Map<string, number | bigint>()
     for (const r of acknowledged) {
-      if (r.baseOffset !== undefined) nextOffset.set(`${r.topicName}\0${r.partition}`, BigInt(r.baseOffset))
+      if (r.baseOffset === undefined) continue
+      const base = Number(r.baseOffset)
+      nextOffset.set(
+        `${r.topicName}\0${r.partition}`,
+        Number.isSafeInteger(base + sent.length) ? base : BigInt(r.baseOffset),
+      )
     }
     return sent.map(({ topic, message }) => {
       const partition = choices.get(message) ?? UNKNOWN
       const slot = `${topic}\0${partition}`
       const offset = nextOffset.get(slot)
       if (offset === undefined) return { partition, offset: String(UNKNOWN) }
-      nextOffset.set(slot, offset + 1n)
+      nextOffset.set(slot, typeof offset === 'number' ? offset + 1 : offset + 1n)
       return { partition, offset: String(offset) }
     })
   }
@@ -199,12 +205,16 @@ async function transactionalProducer(kafka: Kafka, transactionalId: string): Pro
     throw classifyKafkaError(cause, `starting the transactional producer ${transactionalId}`)
   }
   return {
-    async publishAtomically(messages, progress) {
+    async publishAtomically(requests, progress) {
       let transaction: Transaction | null = null
-      const request = produceRequest(messages, choices)
+      const deliveries: Delivery[] = []
       try {
         transaction = await producer.transaction()
-        const acknowledged = await transaction.sendBatch({ acks: -1, topicMessages: request.topicMessages })
+        for (const messages of requests) {
+          const request = produceRequest(messages, choices)
+          const acknowledged = await transaction.sendBatch({ acks: -1, topicMessages: request.topicMessages })
+          deliveries.push(...request.deliveries(acknowledged))
+        }
         await transaction.sendOffsets({
           consumerGroupId: progress.groupId,
           topics: [
@@ -217,7 +227,7 @@ async function transactionalProducer(kafka: Kafka, transactionalId: string): Pro
           ] as never,
         })
         await transaction.commit()
-        return request.deliveries(acknowledged)
+        return deliveries
       } catch (cause) {
         if (transaction?.isActive()) await transaction.abort().catch(() => {})
         throw classifyKafkaError(cause, `publishing in transaction ${transactionalId}`)

@@ -46,14 +46,17 @@ export interface ProgressMark {
 
 /**
  * One transactional producer per shard (transactional id per shard): starting it fences every
- * older producer with the same id. `publishAtomically` commits the messages and the progress
- * mark in one Kafka transaction and resolves with one Delivery per message once the transaction
- * committed; it throws FencedError when a newer producer took the id over,
- * UnpublishableError when Kafka refuses a record, UnavailableError otherwise (then the commit
- * may or may not have happened).
+ * older producer with the same id. `publishAtomically` sends each of `requests` as one produce
+ * request, and commits them all and the progress mark in one Kafka transaction; it resolves with
+ * one Delivery per message, in order, once the transaction committed. It throws FencedError
+ * when a newer producer took the id over, UnpublishableError when Kafka refuses a record,
+ * UnavailableError otherwise (then the commit may or may not have happened).
  */
 export interface ShardProducer {
-  publishAtomically(messages: readonly OutgoingMessage[], progress: ProgressMark): Promise<Delivery[]>
+  publishAtomically(
+    requests: readonly (readonly OutgoingMessage[])[],
+    progress: ProgressMark,
+  ): Promise<Delivery[]>
   close(): Promise<void>
 }
 

@@ -1,13 +1,20 @@
 import { randomUUID } from 'node:crypto'
 import type { SqlExecutor } from '../db/executor.js'
 import type { Lease } from '../db/lease-queries.js'
+import { DEFAULT_MAX_MESSAGE_BYTES } from '../defaults.js'
 import { FencedError, UnpublishableError } from '../errors.js'
 import type { KafkaConnection, ShardProducer } from '../kafka/ports.js'
 import type { Logger } from '../observe/logger.js'
 import { sendTraced } from '../observe/tracing.js'
 import type { BlockedKeys } from './blocked-keys.js'
 import type { RelayQueries } from './ports.js'
-import { type Encoded, type Publisher, type PublishOutcome, sendIsolatingRefusals } from './publishers.js'
+import {
+  type Encoded,
+  messageChunks,
+  type Publisher,
+  type PublishOutcome,
+  sendIsolatingRefusals,
+} from './publishers.js'
 
 /**
  * A progress token: a UUID whose first 48 bits are `sequence`, so tokens sort (as Postgres
@@ -27,6 +34,11 @@ export interface ExactlyOnceOptions {
   /** Transactional ids are `<prefix>.<shard>`; the progress group and topic are `<prefix>.progress`. */
   prefix: string
   logger: Logger
+  /**
+   * Largest produce request, in bytes of records (the relay's maxMessageBytes, under the broker's
+   * message.max.bytes): a shard's batch goes out in requests of at most this, in one transaction.
+   */
+  maxRequestBytes?: number
 }
 
 /**
@@ -39,10 +51,12 @@ export class ExactlyOncePublisher implements Publisher {
   private readonly producers = new Map<number, ShardProducer>()
   private readonly epochs = new Map<number, string>()
   private readonly progressTopic: string
+  private readonly maxRequestBytes: number
   private sequence = Date.now()
 
   constructor(private readonly options: ExactlyOnceOptions) {
     this.progressTopic = `${options.prefix}.progress`
+    this.maxRequestBytes = options.maxRequestBytes ?? DEFAULT_MAX_MESSAGE_BYTES
   }
 
   /** Restarts shards held again under a newer epoch (another owner had them meanwhile) and takes over new ones. */
@@ -101,7 +115,11 @@ export class ExactlyOncePublisher implements Publisher {
   /** Shards are independent (a key lives in one shard), so their transactions run side by side. */
   async publish(batch: readonly Encoded[], blocked: BlockedKeys): Promise<PublishOutcome> {
     const byShard = new Map<number, Encoded[]>()
-    for (const item of batch) byShard.set(item.row.shard, [...(byShard.get(item.row.shard) ?? []), item])
+    for (const item of batch) {
+      const items = byShard.get(item.row.shard)
+      if (items === undefined) byShard.set(item.row.shard, [item])
+      else items.push(item)
+    }
     const outcome: PublishOutcome = { sent: [], refused: [], lostShards: [] }
     const settled = await Promise.allSettled(
       [...byShard].map(async ([shard, items]) => {
@@ -167,7 +185,9 @@ export class ExactlyOncePublisher implements Publisher {
         metadata: token,
       }
       try {
-        await sendTraced(part, (messages) => producer.publishAtomically(messages, progress))
+        await sendTraced(part, (messages) =>
+          producer.publishAtomically(messageChunks(messages, this.maxRequestBytes), progress),
+        )
       } catch (error) {
         // Refused: the transaction was aborted. Its record goes before anything newer is sent, so
         // a takeover never takes it for one of the committed parts (inflightIds).

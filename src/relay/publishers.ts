@@ -52,17 +52,34 @@ export function recordBytes(message: OutgoingMessage): number {
 }
 
 /**
+ * An upper bound of what `messages` add to a request, without measuring UTF-8: a UTF-16 code
+ * unit is at most 3 bytes of UTF-8. Only a batch near the bound is measured exactly.
+ */
+function mostBytes<T>(items: readonly T[], messageOf: (item: T) => OutgoingMessage): number {
+  let bytes = BATCH_FRAMING_BYTES
+  for (const item of items) {
+    const message = messageOf(item)
+    bytes += RECORD_FRAMING_BYTES + message.key.length + (message.value?.length ?? 0)
+    for (const name in message.headers) {
+      bytes += HEADER_FRAMING_BYTES + 3 * (name.length + (message.headers[name] as string).length)
+    }
+  }
+  return bytes
+}
+
+/**
  * Splits `items` into consecutive runs of at most `maxBytes` of records (a run holds at least one
  * item). The broker refuses a produce request whose record batch for a partition is larger than
  * its `message.max.bytes`; such a refusal of a whole batch would otherwise send every row of it
  * one at a time (a batch of 10,000 ~330-byte events drained 8× slower than one of 2,000).
  */
-export function requestChunks(items: readonly Encoded[], maxBytes: number): Encoded[][] {
-  const chunks: Encoded[][] = []
-  let current: Encoded[] = []
+function chunksOf<T>(items: readonly T[], maxBytes: number, messageOf: (item: T) => OutgoingMessage): T[][] {
+  if (mostBytes(items, messageOf) <= maxBytes) return items.length === 0 ? [] : [[...items]]
+  const chunks: T[][] = []
+  let current: T[] = []
   let bytes = BATCH_FRAMING_BYTES
   for (const item of items) {
-    const size = recordBytes(item.message)
+    const size = recordBytes(messageOf(item))
     if (current.length > 0 && bytes + size > maxBytes) {
       chunks.push(current)
       current = []
@@ -73,6 +90,16 @@ export function requestChunks(items: readonly Encoded[], maxBytes: number): Enco
   }
   if (current.length > 0) chunks.push(current)
   return chunks
+}
+
+/** `items` in consecutive requests of at most `maxBytes` of records each (see chunksOf). */
+export function requestChunks(items: readonly Encoded[], maxBytes: number): Encoded[][] {
+  return chunksOf(items, maxBytes, (item) => item.message)
+}
+
+/** The same for messages alone: the produce requests of one exactly-once transaction. */
+export function messageChunks(messages: readonly OutgoingMessage[], maxBytes: number): OutgoingMessage[][] {
+  return chunksOf(messages, maxBytes, (message) => message)
 }
 
 /**

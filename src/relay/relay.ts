@@ -179,6 +179,7 @@ export class Relay {
       relayId: this.config.relay.id,
       prefix,
       logger: this.logger,
+      maxRequestBytes: this.config.relay.maxMessageBytes,
     })
   }
 

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
+import { Kafka, logLevel } from 'kafkajs'
 import knexFactory, { type Knex } from 'knex'
 import { type OrderRow, orderEvent } from '../support/events.js'
 import { outboxFor, readTopic, startRelay } from '../support/relay.js'
-import { createMigratedDatabase, queryRows, uniqueName, waitFor } from '../support/stack.js'
+import { createMigratedDatabase, queryRows, stack, uniqueName, waitFor } from '../support/stack.js'
 
 describe("delivery: 'exactly-once'", () => {
   let db: Awaited<ReturnType<typeof createMigratedDatabase>>
@@ -192,6 +193,66 @@ describe("delivery: 'exactly-once'", () => {
       )
     } finally {
       await second.stop()
+    }
+  })
+
+  test("a shard's batch over the broker's message.max.bytes goes out in requests under maxMessageBytes, in one transaction", async () => {
+    const topic = uniqueName('eos.split')
+    const Event = orderEvent(topic)
+    const outbox = outboxFor([Event])
+    // The topic takes at most 16 KiB per partition in one request; 200 rows of one key (~1 KiB
+    // each) are one shard's batch of ~200 KiB, all for one partition.
+    const admin = new Kafka({ brokers: stack.brokers, logLevel: logLevel.NOTHING }).admin()
+    await admin.connect()
+    try {
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: [
+          {
+            topic,
+            numPartitions: 3,
+            configEntries: [{ name: 'max.message.bytes', value: String(16 * 1024) }],
+          },
+        ],
+      })
+      await knex.transaction((trx) =>
+        outbox.enqueueMany(
+          trx,
+          Event,
+          Array.from({ length: 200 }, (_, v) => ({ ...order(1, v), customer: 'c'.repeat(1000) })),
+        ),
+      )
+      const relay = await startRelay(db.url, [Event], {
+        delivery: 'exactly-once',
+        maxMessageBytes: 16 * 1024,
+      })
+      try {
+        const records = await waitFor('200 records', async () => {
+          const r = await readTopic(topic)
+          return r.length >= 200 ? r : undefined
+        })
+        assert.deepEqual(
+          records.map((r) => (r.value as { version: number }).version),
+          Array.from({ length: 200 }, (_, v) => v),
+          'every version once, in order',
+        )
+        const [partition] = new Set(records.map((r) => r.partition))
+        const offsets = await admin.fetchTopicOffsets(topic)
+        const high = Number(offsets.find((o) => o.partition === partition)?.high)
+        // 200 records and one commit marker: one transaction. Sent row by row after a refusal of
+        // the whole request, it would be 200 transactions, each with its own marker.
+        assert.equal(high, 201)
+      } finally {
+        await relay.stop()
+      }
+      const [row] = await queryRows<{ sent: number }>(
+        db.url,
+        "select count(*)::int as sent from postbox.outbox where topic = $1 and status = 'sent'",
+        [topic],
+      )
+      assert.equal(row?.sent, 200)
+    } finally {
+      await admin.disconnect()
     }
   })
 })

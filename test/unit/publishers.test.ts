@@ -98,7 +98,7 @@ describe('at-least-once publisher', () => {
 })
 
 describe('exactly-once publisher', () => {
-  async function setUp(shards: number) {
+  async function setUp(shards: number, maxRequestBytes?: number) {
     const kafka = new FakeKafka()
     const store = new MemoryStore(shards)
     const queries = store.queries()
@@ -110,6 +110,7 @@ describe('exactly-once publisher', () => {
       relayId: 'r1',
       prefix: 'pb',
       logger: silentLogger,
+      ...(maxRequestBytes === undefined ? {} : { maxRequestBytes }),
     })
     assert.deepEqual(await publisher.sync(leases), [...Array(shards).keys()])
     return { kafka, store, queries, leases, publisher }
@@ -123,6 +124,27 @@ describe('exactly-once publisher', () => {
     assert.deepEqual(kafka.sends.sort(), [2, 3])
     assert.equal(kafka.committed.size, 2)
     assert.equal(store.inflight.size, 2, 'each batch is recorded in flight until the relay marks it')
+  })
+
+  test("a shard's batch larger than one request goes out in requests under the bound, all in one transaction", async () => {
+    const store = new MemoryStore(1)
+    const rows = batchOf(store)
+    const items = rows.map((row) => ({
+      row,
+      message: { topic: row.topic, key: Buffer.from(row.key), value: Buffer.alloc(400, 1), headers: {} },
+    }))
+    // Room for two records and the batch framing, not three.
+    const bound = 100 + 2 * recordBytes(items[0]?.message as OutgoingMessage) + 10
+    const { kafka, publisher } = await setUp(1, bound)
+    const outcome = await publisher.publish(items, new BlockedKeys())
+    assert.deepEqual(outcome.sent, rows)
+    assert.deepEqual(kafka.sends, [2, 2, 1])
+    assert.deepEqual(kafka.transactions, [3], 'one transaction of three requests, one progress token')
+    assert.equal(kafka.committed.size, 1)
+    assert.deepEqual(
+      kafka.published.map((m) => m.key.toString()),
+      rows.map((r) => r.key),
+    )
   })
 
   test('a fenced shard is reported lost and publishes nothing; the other shard goes on', async () => {

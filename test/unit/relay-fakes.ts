@@ -229,7 +229,10 @@ export class FakeKafka implements KafkaConnection {
   readonly published: OutgoingMessage[] = []
   readonly committed = new Map<number, string>()
   readonly topics: TopicSpec[] = []
+  /** Messages per produce request, in order. */
   readonly sends: number[] = []
+  /** Produce requests per committed-or-attempted exactly-once transaction, in order. */
+  readonly transactions: number[] = []
   /** Every publish attempt, failed or not. */
   attempts = 0
   refuse: (message: OutgoingMessage) => boolean = () => false
@@ -273,11 +276,17 @@ export class FakeKafka implements KafkaConnection {
     const epoch = (this.epochs.get(transactionalId) ?? 0) + 1
     this.epochs.set(transactionalId, epoch)
     return {
-      publishAtomically: async (messages: readonly OutgoingMessage[], progress: ProgressMark) => {
+      publishAtomically: async (
+        requests: readonly (readonly OutgoingMessage[])[],
+        progress: ProgressMark,
+      ) => {
         if (this.epochs.get(transactionalId) !== epoch) throw new FencedError(`${transactionalId} was fenced`)
-        this.check(messages)
-        this.sends.push(messages.length)
-        const deliveries = this.append(messages)
+        for (const request of requests) {
+          this.check(request)
+          this.sends.push(request.length)
+        }
+        this.transactions.push(requests.length)
+        const deliveries = this.append(requests.flat())
         this.committed.set(progress.partition, progress.metadata)
         if (this.failAfterNextCommit) {
           this.failAfterNextCommit = false

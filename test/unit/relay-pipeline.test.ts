@@ -56,11 +56,11 @@ class SlowKafka extends FakeKafka {
   override async shardProducer(transactionalId: string): Promise<ShardProducer> {
     const inner = await super.shardProducer(transactionalId)
     return {
-      publishAtomically: async (messages, progress) => {
+      publishAtomically: async (requests, progress) => {
         this.sending++
         try {
           await (this.hold ?? new Promise((resolve) => setImmediate(resolve)))
-          return await inner.publishAtomically(messages, progress)
+          return await inner.publishAtomically(requests, progress)
         } finally {
           this.sending--
         }
