@@ -156,7 +156,7 @@ async function drainWithCli(
         )
       }
       if (done >= options.events) break
-      await sleep(100)
+      await sleep(250)
     }
     rssMaxMb = statusMb(pid, 'VmHWM')
     rssEndMb = statusMb(pid, 'VmRSS')

@@ -201,10 +201,23 @@ export function createRelayMetrics(config: ResolvedConfig, options: RelayMetrics
       onBatch(report: BatchReport) {
         batchRows.observe(report.published + report.parked)
         parkedTotal.inc(report.parked)
+        // Labels are resolved once per topic and event type in the batch, not once per row.
+        const perType = new Map<string, { topic: string; event_type: string; count: number }>()
+        const latency = new Map<string, ReturnType<typeof commitToAck.labels>>()
         for (const row of report.rows) {
-          published.inc({ topic: row.topic, event_type: row.eventType })
-          commitToAck.observe({ topic: row.topic }, row.latencySeconds)
+          const typeKey = `${row.topic}\0${row.eventType}`
+          const counted = perType.get(typeKey)
+          if (counted === undefined)
+            perType.set(typeKey, { topic: row.topic, event_type: row.eventType, count: 1 })
+          else counted.count++
+          let observer = latency.get(row.topic)
+          if (observer === undefined) {
+            observer = commitToAck.labels({ topic: row.topic })
+            latency.set(row.topic, observer)
+          }
+          observer.observe(row.latencySeconds)
         }
+        for (const { count, ...labels } of perType.values()) published.inc(labels, count)
       },
       onFailure(report: FailureReport) {
         errors.inc({ dependency: report.dependency })

@@ -17,6 +17,7 @@ export class BlockedKeys {
   }
 
   isBlocked(row: ClaimedRow): boolean {
-    return this.keys.has(BlockedKeys.keyOf(row))
+    // Nearly always empty: then no key string is built per row.
+    return this.keys.size > 0 && this.keys.has(BlockedKeys.keyOf(row))
   }
 }

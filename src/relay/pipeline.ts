@@ -94,9 +94,7 @@ export function claimWasFull(rows: readonly ClaimedRow[], batchSize: number, max
 
 /** The encoded rows to publish: not blocked, and of a shard still held at the epoch they were claimed under. */
 export function publishable(prepared: PreparedBatch, held: readonly Lease[]): Encoded[] {
-  const now = new Set(held.map((l) => `${l.shard}:${l.epoch}`))
   const claimedUnder = new Map(prepared.leases.map((l) => [l.shard, l.epoch]))
-  return prepared.batch.filter(
-    ({ row }) => !prepared.blocked.isBlocked(row) && now.has(`${row.shard}:${claimedUnder.get(row.shard)}`),
-  )
+  const stillHeld = new Set(held.filter((l) => claimedUnder.get(l.shard) === l.epoch).map((l) => l.shard))
+  return prepared.batch.filter(({ row }) => stillHeld.has(row.shard) && !prepared.blocked.isBlocked(row))
 }
