@@ -1,14 +1,17 @@
 // Commit → ack latency with live writers at a fixed rate, LISTEN on.
-// Commit time is taken by the writer when COMMIT returns. Ack time is when the relay's onBatch
-// hook reports the batch (after Kafka acknowledged it and the rows were marked). The hook does
+// The writers run in a child process (bench/latency-writers.ts), so they do not share the relay's
+// event loop. Commit time is taken by the writer when COMMIT returns. Ack time is when the
+// relay's onBatch hook reports the batch (after Kafka acknowledged it and the rows were marked). The hook does
 // not name rows, so the relay's copy of the event records each row it maps, and every report
 // takes its `published` rows from the front of that queue: batches are reported in the order
 // their rows were mapped.
-import pg from 'pg'
-import { type OrderRow, orderEvent, orderRow } from './events.js'
-import { createOutbox, Relay, resolveConfig } from './relay-api.js'
+import { execFile } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { type OrderRow, orderEvent } from './events.js'
+import type { WriterOptions, WriterReport } from './latency-writers.js'
+import { Relay, resolveConfig } from './relay-api.js'
 import { explainStall, type Scratch, type Stack } from './stack.js'
-import { percentile, sleep, waitFor } from './timeline.js'
+import { clock, percentile, waitFor } from './timeline.js'
 
 export interface LatencyResult {
   targetPerSecond: number
@@ -52,52 +55,31 @@ export async function measureLatency(
     {
       hooks: {
         onBatch: (report) => {
-          const now = performance.now()
+          const now = clock()
           for (const id of mapped.splice(0, report.published)) if (!ackedAt.has(id)) ackedAt.set(id, now)
           if (measuring) relayReported.push(...report.rows.map((r) => r.latencySeconds * 1000))
         },
       },
     },
   )
-  const writerEvent = orderEvent(db.topic)
-  const outbox = createOutbox({ events: [writerEvent] })
-  const clients = await Promise.all(
-    Array.from({ length: options.writers }, async () => {
-      const client = new pg.Client({ connectionString: db.url, application_name: 'postbox-bench writer' })
-      await client.connect()
-      return client
-    }),
-  )
   let nextId = 0
-  // Open loop for `seconds`: transaction i is due at start + i × interval, and whichever writer is
-  // free takes it. Writers that cannot keep up lower the achieved rate, which is reported.
+  // The writers run in a child process; commit and ack times are on the same machine clock.
   const write = async (seconds: number, firstMeasured: { id: number }) => {
-    const interval = 1000 / (options.perSecond / options.eventsPerTransaction)
-    const start = performance.now()
-    const end = start + seconds * 1000
-    let due = 0
-    let written = 0
     firstMeasured.id = nextId
-    await Promise.all(
-      clients.map(async (client) => {
-        for (;;) {
-          const dueAt = start + due * interval
-          if (dueAt >= end || performance.now() >= end) return
-          due++
-          const wait = dueAt - performance.now()
-          if (wait > 0) await sleep(wait)
-          const rows = Array.from({ length: options.eventsPerTransaction }, () => orderRow(nextId++))
-          await client.query('begin')
-          if (rows.length === 1) await outbox.enqueue(client, writerEvent, rows[0] as OrderRow)
-          else await outbox.enqueueMany(client, writerEvent, rows)
-          await client.query('commit')
-          const now = performance.now()
-          for (const r of rows) committedAt.set(r.id, now)
-          written += rows.length
-        }
-      }),
-    )
-    return written / ((performance.now() - start) / 1000)
+    const report = await runWriters({
+      url: db.url,
+      topic: db.topic,
+      perSecond: options.perSecond,
+      eventsPerTransaction: options.eventsPerTransaction,
+      seconds,
+      writers: options.writers,
+      firstId: nextId,
+    })
+    for (const [first, rows, at] of report.commits) {
+      for (let id = first; id < first + rows; id++) committedAt.set(id, at)
+    }
+    nextId = report.nextId
+    return report.achieved
   }
   try {
     await relay.start()
@@ -136,7 +118,22 @@ export async function measureLatency(
       relayReportedP99Ms: percentile(relayReported, 99),
     }
   } finally {
-    await Promise.all(clients.map((c) => c.end()))
     await relay.stop()
   }
+}
+
+/** Runs bench/latency-writers.ts in a child process (same Node, same TypeScript loader). */
+function runWriters(options: WriterOptions): Promise<WriterReport> {
+  const script = fileURLToPath(new URL('latency-writers.ts', import.meta.url))
+  return new Promise((resolve, reject) => {
+    execFile(
+      process.execPath,
+      [...process.execArgv, script, JSON.stringify(options)],
+      { maxBuffer: 256 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        if (error !== null) reject(new Error(`the latency writers failed: ${stderr}`, { cause: error }))
+        else resolve(JSON.parse(stdout) as WriterReport)
+      },
+    )
+  })
 }

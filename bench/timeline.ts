@@ -66,3 +66,8 @@ export async function waitFor(
     }
   }
 }
+
+/** Epoch milliseconds from the monotonic clock (µs precision), comparable between processes. */
+export function clock(): number {
+  return performance.timeOrigin + performance.now()
+}
