@@ -13,6 +13,9 @@ export interface EnqueueCost {
   /** median(with enqueue) / median(without), NOTIFY on (the default). */
   ratio: number
   ratioNoNotify: number
+  /** The domain insert's own AFTER INSERT trigger calls postbox.enqueue() (no extra round trip). */
+  withTriggerMs: number
+  ratioTrigger: number
   enqueueMany100Ms: number
 }
 
@@ -30,9 +33,18 @@ export async function measureEnqueueCost(
     await client.query(
       `create table bench_order (id bigint primary key, customer_id int not null, total_cents bigint not null, doc jsonb not null)`,
     )
+    // The same table, with a trigger that writes the outbox row in the insert's own statement.
+    await client.query('create table bench_order_trigger (like bench_order including all)')
+    await client.query(`create function bench_order_event() returns trigger language plpgsql as $$
+      begin
+        perform postbox.enqueue('bench.order', new.customer_id::text, to_jsonb(new), '{}', '${db.topic}');
+        return new;
+      end $$`)
+    await client.query(`create trigger bench_order_event after insert on bench_order_trigger
+      for each row execute function bench_order_event()`)
     let id = 0
-    const domainInsert = (row: OrderRow) =>
-      client.query('insert into bench_order (id, customer_id, total_cents, doc) values ($1, $2, $3, $4)', [
+    const domainInsert = (row: OrderRow, table = 'bench_order') =>
+      client.query(`insert into ${table} (id, customer_id, total_cents, doc) values ($1, $2, $3, $4)`, [
         row.id,
         row.customer_id,
         row.total_cents,
@@ -50,11 +62,15 @@ export async function measureEnqueueCost(
         await domainInsert(row)
         await quiet.enqueue(client, event, row)
       },
+      withTrigger: async (row: OrderRow) => {
+        await domainInsert(row, 'bench_order_trigger')
+      },
     }
     const times: Record<keyof typeof variants, number[]> = {
       without: [],
       withEnqueue: [],
       withEnqueueNoNotify: [],
+      withTrigger: [],
     }
     const names = Object.keys(variants) as (keyof typeof variants)[]
     const warmUp = Math.max(20, Math.round(options.iterations / 20))
@@ -88,6 +104,8 @@ export async function measureEnqueueCost(
       withEnqueueNoNotifyMs: median(times.withEnqueueNoNotify),
       ratio: median(times.withEnqueue) / without,
       ratioNoNotify: median(times.withEnqueueNoNotify) / without,
+      withTriggerMs: median(times.withTrigger),
+      ratioTrigger: median(times.withTrigger) / without,
       enqueueMany100Ms: median(many),
     }
   } finally {

@@ -175,8 +175,15 @@ async function measureAll(scratch: Scratch, add: (figure: Figure) => void): Prom
     unit: '×',
     what: 'same, createOutbox({ notify: false })',
   })
+  add({
+    key: 'enqueue_trigger_overhead_ratio',
+    value: enqueue.ratioTrigger,
+    unit: '×',
+    what: 'same, the outbox row written by an AFTER INSERT trigger calling postbox.enqueue()',
+  })
   add({ key: 'transaction_without_enqueue_ms', value: enqueue.withoutMs, unit: 'ms', what: iterations })
   add({ key: 'transaction_with_enqueue_ms', value: enqueue.withEnqueueMs, unit: 'ms', what: iterations })
+  add({ key: 'transaction_with_trigger_ms', value: enqueue.withTriggerMs, unit: 'ms', what: iterations })
   add({
     key: 'enqueue_many_100_ms',
     value: enqueue.enqueueMany100Ms,
