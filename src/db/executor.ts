@@ -34,7 +34,16 @@ export type SqlClient =
 
 /** The one method Postbox needs from a connection: run parameterised SQL ($1, $2 …), get rows. */
 export interface SqlExecutor {
-  query<Row>(text: string, values: readonly unknown[]): Promise<Row[]>
+  query<Row>(text: string, values: readonly unknown[], options?: QueryOptions): Promise<Row[]>
+}
+
+export interface QueryOptions {
+  /**
+   * A hot statement whose generic plan is as good as a fresh one: run it as a named prepared
+   * statement where the connection allows (the relay's own pool), so it is parsed and planned
+   * once per connection. Other connections ignore the hint.
+   */
+  prepare?: boolean
 }
 
 /** The part of a knex instance or transaction Postbox uses: a function object with raw(). */

@@ -25,6 +25,8 @@ export function horizonQuery(schemaName: string) {
   // still open then is counted. A holder without an xid yet gets one >= next_xid. Relay backends
   // only update rows and never add ids, so they are left out. The functions behind the pg_locks
   // and pg_stat_activity views are called directly: planning the views costs ~5x the execution.
+  // It has no parameters, so its one plan is prepared once per connection (planning was about
+  // half of its ~1.2 ms; the relay reads it before every claim).
   const horizonSql = `
     with locks as materialized (select * from pg_lock_status())
     select b.id_bound::text as id_bound, w.horizon::text as horizon, w.holder_pid
@@ -60,7 +62,7 @@ export function horizonQuery(schemaName: string) {
       id_bound: string | null
       horizon: string | null
       holder_pid: number | null
-    }>(horizonSql, [])
+    }>(horizonSql, [], { prepare: true })
     return {
       idBound: row?.id_bound ?? null,
       horizon: row?.horizon ?? null,

@@ -151,6 +151,9 @@ export function outboxQueries(schemaName: string) {
       leases: readonly { shard: number; epoch: string }[],
       relayId: string,
     ) {
+      // Not prepared, like the claim: their generic plans measured slower than fresh ones (the
+      // claim's cost Postgres ~75% more CPU per row in a 300,000-row drain; the mark's took
+      // 2.4 ms instead of 1.5 ms for batches of a few rows).
       const rows = await db.query<{ id: string }>(markSentSql, [
         ids,
         leases.map((l) => l.shard),

@@ -1,7 +1,8 @@
+import { createHash } from 'node:crypto'
 import pg from 'pg'
 import { pgConnectionOptions } from '../connect/postgres-tls.js'
 import { classified, classifyPgError } from './errors.js'
-import type { SqlExecutor } from './executor.js'
+import type { QueryOptions, SqlExecutor } from './executor.js'
 import { listenSql } from './notify.js'
 
 export interface Database extends SqlExecutor {
@@ -16,7 +17,7 @@ export function openDatabase(
   connectionString: string,
   applicationName: string,
   max = 4,
-  options: { indexPlansOnly?: boolean } = {},
+  options: { indexPlansOnly?: boolean; prepare?: boolean } = {},
 ): Database {
   const pool = new pg.Pool({
     ...pgConnectionOptions(connectionString),
@@ -40,9 +41,23 @@ export function openDatabase(
     })
     connections.add(ended)
   })
+  // With `prepare`, statements the caller marks as prepared (QueryOptions) are named after their
+  // text, so each connection parses and plans them once.
+  const names = new Map<string, string>()
+  const nameOf = (text: string) => {
+    let name = names.get(text)
+    if (name === undefined) {
+      name = `postbox_${createHash('sha1').update(text).digest('hex').slice(0, 16)}`
+      names.set(text, name)
+    }
+    return name
+  }
   return {
-    query: <Row>(text: string, values: readonly unknown[]) =>
-      classified(async () => (await pool.query(text, values as unknown[])).rows as Row[]),
+    query: <Row>(text: string, values: readonly unknown[], query: QueryOptions = {}) =>
+      classified(async () => {
+        const name = options.prepare === true && query.prepare === true ? nameOf(text) : undefined
+        return (await pool.query({ name, text, values: values as unknown[] })).rows as Row[]
+      }),
     close: () =>
       classified(async () => {
         await pool.end()

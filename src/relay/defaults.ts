@@ -11,9 +11,10 @@ import type { RelayDatabase, SchemaIdResolver } from './ports.js'
 export function databaseFromConfig(config: ResolvedConfig): RelayDatabase {
   const pool = openDatabase(config.databaseUrl, `postbox-relay ${config.relay.id}`, 4, {
     indexPlansOnly: true,
+    prepare: true,
   })
   return {
-    query: (text, values) => pool.query(text, values),
+    query: (text, values, options) => pool.query(text, values, options),
     listen: (channel, onNotify, onError) => listen(config.databaseUrl, channel, onNotify, onError),
     close: () => pool.close(),
   }

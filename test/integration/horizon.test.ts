@@ -253,4 +253,31 @@ describe('the claim horizon: only transactions that can still add outbox rows ho
     assert.deepEqual(key6, [BigInt(j), BigInt(j1)])
     assert.ok(inIdOrder(key6))
   })
+
+  test("the relay's own pool plans the horizon once per connection, and reads the same horizon", async () => {
+    const prepared = openDatabase(db.url, 'postbox-relay horizon-prepared', 1, { prepare: true })
+    const slow = await session()
+    try {
+      await slow.query('begin')
+      await enqueue(slow, `h.prepared.${randomUUID()}`, 'k1', 1)
+      const { rows } = await slow.query<{ pid: number }>('select pg_backend_pid() as pid')
+      const first = await outbox.readHorizon(prepared)
+      const second = await outbox.readHorizon(prepared)
+      const plain = await outbox.readHorizon(relayDb)
+      assert.equal(first.holderPid, rows[0]?.pid, 'the open outbox write holds the horizon')
+      assert.deepEqual(second, first)
+      assert.deepEqual(plain, first, 'an unprepared read gives the same answer')
+      const statements = await prepared.query<{ statement: string }>(
+        'select statement from pg_prepared_statements',
+        [],
+      )
+      assert.equal(statements.length, 1, 'one prepared statement on the connection, used twice')
+      assert.match(statements[0]?.statement ?? '', /pg_lock_status\(\)/)
+      const none = await relayDb.query('select statement from pg_prepared_statements', [])
+      assert.deepEqual(none, [], 'a pool opened without prepare prepares nothing')
+    } finally {
+      await slow.query('rollback')
+      await prepared.close()
+    }
+  })
 })
