@@ -42,28 +42,27 @@ const BATCH_FRAMING_BYTES = 100
 const RECORD_FRAMING_BYTES = 32
 const HEADER_FRAMING_BYTES = 10
 
-/** What one message adds to a produce request's record batch, at most. */
-export function recordBytes(message: OutgoingMessage): number {
+/** What one message adds to a record batch, its header texts counted by `textBytes`. */
+function recordSize(message: OutgoingMessage, textBytes: (text: string) => number): number {
   let bytes = RECORD_FRAMING_BYTES + message.key.length + (message.value?.length ?? 0)
-  for (const [name, value] of Object.entries(message.headers)) {
-    bytes += HEADER_FRAMING_BYTES + Buffer.byteLength(name) + Buffer.byteLength(value)
+  for (const name in message.headers) {
+    bytes += HEADER_FRAMING_BYTES + textBytes(name) + textBytes(message.headers[name] as string)
   }
   return bytes
 }
 
+/** What one message adds to a produce request's record batch, at most. */
+export function recordBytes(message: OutgoingMessage): number {
+  return recordSize(message, (text) => Buffer.byteLength(text))
+}
+
 /**
- * An upper bound of what `messages` add to a request, without measuring UTF-8: a UTF-16 code
- * unit is at most 3 bytes of UTF-8. Only a batch near the bound is measured exactly.
+ * An upper bound of what `items` add to a request, without measuring UTF-8: a UTF-16 code unit
+ * is at most 3 bytes of UTF-8. Only a batch near the bound is measured exactly.
  */
 function mostBytes<T>(items: readonly T[], messageOf: (item: T) => OutgoingMessage): number {
   let bytes = BATCH_FRAMING_BYTES
-  for (const item of items) {
-    const message = messageOf(item)
-    bytes += RECORD_FRAMING_BYTES + message.key.length + (message.value?.length ?? 0)
-    for (const name in message.headers) {
-      bytes += HEADER_FRAMING_BYTES + 3 * (name.length + (message.headers[name] as string).length)
-    }
-  }
+  for (const item of items) bytes += recordSize(messageOf(item), (text) => 3 * text.length)
   return bytes
 }
 
