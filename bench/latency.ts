@@ -1,10 +1,10 @@
 // Commit → ack latency with live writers at a fixed rate, LISTEN on.
 // The writers run in a child process (bench/latency-writers.ts), so they do not share the relay's
 // event loop. Commit time is taken by the writer when COMMIT returns. Ack time is when the
-// relay's onBatch hook reports the batch (after Kafka acknowledged it and the rows were marked). The hook does
-// not name rows, so the relay's copy of the event records each row it maps, and every report
-// takes its `published` rows from the front of that queue: batches are reported in the order
-// their rows were mapped.
+// relay's onBatch hook reports the batch (after Kafka acknowledged it and the rows were marked).
+// The hook does not name rows, so the relay's copy of the event records each row it maps, and
+// every report takes its `published` rows from the front of that queue: batches are reported in
+// the order their rows were mapped.
 import { execFile } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { type OrderRow, orderEvent } from './events.js'
