@@ -1,6 +1,7 @@
 // The machine, versions and load the figures were measured on.
 import { readFileSync } from 'node:fs'
 import { cpus, loadavg, release, totalmem, type } from 'node:os'
+import { kafkajsTuning } from './relay-api.js'
 import { adminQuery } from './stack.js'
 
 const root = new URL('..', import.meta.url)
@@ -37,6 +38,8 @@ export async function describeEnvironment(databaseUrl: string) {
       postgres: server?.server_version ?? 'unknown',
       kafka: stackKafkaVersion(),
       kafkajs: packageVersion('kafkajs'),
+      // What src/kafka/kafkajs-tuning.ts replaced in this process (the raw producer row uses it too).
+      kafkajsTuning: kafkajsTuning.applied.join(', ') || `none (${kafkajsTuning.skipped.join('; ')})`,
       postbox: (JSON.parse(readFileSync(new URL('package.json', root), 'utf8')) as { version: string })
         .version,
     },

@@ -5,6 +5,7 @@
 export type { Outbox } from '../src/index.js'
 export { createOutbox, defineEvent } from '../src/index.js'
 export { kafkaClient } from '../src/kafka/client.js'
+export { kafkajsTuning } from '../src/kafka/kafkajs-tuning.js'
 export type { OutgoingMessage } from '../src/kafka/ports.js'
 export { silentLogger } from '../src/observe/logger.js'
 export type { BatchReport, ResolvedConfig } from '../src/relay-api.js'

@@ -2,6 +2,9 @@
 //   npm run bench                    full run → bench/results/latest.json (takes many minutes)
 //   npm run bench -- --quick         smoke with small counts, same code paths → bench/results/quick.json
 //   npm run bench -- --batch 5000    relay batch size (default: the relay's own default)
+// Postbox first: it tunes kafkajs as it loads it (src/kafka/kafkajs-tuning.ts), and the raw producer
+// row must use the very client the relay uses.
+import './relay-api.js'
 import { fileURLToPath } from 'node:url'
 import { measureCliDrain } from './cli-drain.js'
 import { measureDrain } from './drain.js'

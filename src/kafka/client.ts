@@ -1,3 +1,5 @@
+// Before kafkajs: it replaces kafkajs internals that kafkajs captures when it loads.
+import './kafkajs-tuning.js'
 import { createRequire } from 'node:module'
 import {
   type ICustomPartitioner,
@@ -15,6 +17,7 @@ import { type KafkaSecurity, NO_KAFKA_SECURITY } from '../connect/kafka-security
 import { UnavailableError } from '../errors.js'
 import type { Logger } from '../observe/logger.js'
 import { classifyKafkaError, kafkaFailureName, kafkaSecurityFailure } from './classify.js'
+import { partitionForKey } from './murmur2.js'
 import type {
   Delivery,
   EventProducer,
@@ -51,7 +54,7 @@ function keepRequestQueueTimersNonNegative(): void {
 }
 keepRequestQueueTimersNonNegative()
 
-/** The kafkajs implementation of our Kafka port; the only module that imports kafkajs. */
+/** The kafkajs implementation of our Kafka port; with kafkajs-tuning.ts, the only module that imports kafkajs. */
 export interface KafkaClient extends KafkaConnection {
   /** Reads every record of a topic present when called (for tooling and tests). */
   readTopic(topic: string, options?: ReadOptions): Promise<ReadRecord[]>
@@ -62,15 +65,24 @@ type PartitionChoices = WeakMap<Message, number>
 
 /**
  * kafkajs acknowledges a batch with one base offset per topic-partition, but does not say which
- * partition each message went to. Wrapping the default (Java-compatible murmur2) partitioner
- * records that choice, so a message's offset is its partition's base offset plus its rank there.
+ * partition each message went to. This partitioner records its choice, so a message's offset is
+ * its partition's base offset plus its rank there. It is kafkajs's default (Java-compatible)
+ * partitioner, with the key's murmur2 computed in 32-bit arithmetic (src/kafka/murmur2.ts)
+ * instead of kafkajs's Long objects; messages without a key go to kafkajs's own.
  */
 function recordingPartitioner(choices: PartitionChoices): ICustomPartitioner {
   return () => {
     const choose = Partitioners.DefaultPartitioner()
     return (args) => {
-      const partition = choose(args)
-      choices.set(args.message, partition)
+      const { message, partitionMetadata } = args
+      const keyed = message.partition == null && message.key != null && partitionMetadata.length > 0
+      const partition = keyed
+        ? partitionForKey(
+            typeof message.key === 'string' ? Buffer.from(message.key) : (message.key as Buffer),
+            partitionMetadata.length,
+          )
+        : choose(args)
+      choices.set(message, partition)
       return partition
     }
   }

@@ -1,0 +1,231 @@
+import { createRequire } from 'node:module'
+
+/**
+ * kafkajs 2.2.4 (its last release) allocates on every step of building a produce request, and
+ * the relay's CPU goes there first (see README "Benchmarks"). Profiling a 400,000-event drain
+ * found, per event:
+ *
+ * - grouping a send's messages by partition copies the partition's whole list for each message
+ *   (`[...current, message]`): quadratic in the messages per partition, ~5.7 KB allocated per event
+ *   at 2,000 messages per send;
+ * - every record and every header gets its own 512-byte zero-filled Buffer, grown and copied when
+ *   a record is larger (Buffer construction alone was 11% of the relay's CPU);
+ * - every varint is written through a fresh array and a fresh Buffer, every varlong through
+ *   64-bit Long objects.
+ *
+ * This module replaces those internals with equivalents written here that produce the same bytes
+ * (test/unit/kafkajs-tuning.test.ts compares them with the originals) without the allocations:
+ * a drain ran ~25% faster with them. It is imported by src/kafka/client.ts before kafkajs.
+ *
+ * Two of the replacements are modules that kafkajs captures when it loads (`require` at the top of
+ * the module using them), so they apply only when this module runs first; if kafkajs was already
+ * loaded (an application that imported it before Postbox), those are skipped and the stock code
+ * runs, which is slower but the same. Any kafkajs version other than the one these were written
+ * against is left untouched.
+ */
+export interface KafkajsTuning {
+  /** The kafkajs version found. */
+  version: string
+  /** Replacements in effect. */
+  applied: string[]
+  /** Replacements not made, each with its reason. */
+  skipped: string[]
+}
+
+const TUNED_VERSION = '2.2.4'
+
+const require = createRequire(import.meta.url)
+
+const MODULES = {
+  encoder: 'kafkajs/src/protocol/encoder.js',
+  group: 'kafkajs/src/producer/groupMessagesPerPartition.js',
+  groupUser: 'kafkajs/src/producer/sendMessages.js',
+  record: 'kafkajs/src/protocol/recordBatch/record/v0/index.js',
+  recordUser: 'kafkajs/src/protocol/requests/produce/v3/request.js',
+} as const
+
+/** The part of kafkajs's Encoder these replacements use. */
+export interface KafkajsEncoder {
+  buf: Buffer
+  offset: number
+  readonly buffer: Buffer
+  ensureAvailable(length: number): void
+  writeInt8(value: number): this
+  writeVarInt(value: number): this
+  writeUVarInt(value: number): this
+  writeVarLong(value: unknown): this
+  writeVarIntBytes(value: unknown): this
+  writeVarIntString(value: string | null): this
+}
+
+export interface KafkajsEncoderClass {
+  new (initialSize?: number): KafkajsEncoder
+  prototype: KafkajsEncoder
+  encodeZigZag(value: number): number
+  sizeOfVarInt(value: number): number
+  sizeOfVarLong(value: unknown): number
+  sizeOfVarIntBytes(value: unknown): number
+}
+
+type Header = { key: string; value: unknown }
+type HeaderValues = Record<string, unknown>
+export type RecordEncoder = (record: {
+  offsetDelta?: number
+  timestampDelta?: number
+  key: unknown
+  value: unknown
+  headers?: HeaderValues
+}) => KafkajsEncoder
+export type GroupMessages = (args: {
+  topic: string
+  partitionMetadata: readonly unknown[]
+  messages: readonly unknown[]
+  partitioner: (args: { topic: string; partitionMetadata: readonly unknown[]; message: unknown }) => number
+}) => Record<number, unknown[]>
+
+/** A number whose 64-bit zigzag varint equals its 32-bit one. */
+const isInt32 = (value: unknown): value is number => typeof value === 'number' && (value | 0) === value
+
+/** Varints written into the encoder's buffer, without an array and a Buffer per value. */
+function tuneVarInts(Encoder: KafkajsEncoderClass): void {
+  const proto = Encoder.prototype
+  const writeVarLong = proto.writeVarLong
+  const sizeOfVarLong = Encoder.sizeOfVarLong.bind(Encoder)
+  proto.writeUVarInt = function writeUVarInt(this: KafkajsEncoder, value: number) {
+    this.ensureAvailable(5)
+    const buf = this.buf
+    let v = value
+    while ((v & 0xffffff80) !== 0) {
+      buf[this.offset++] = (v & 0x7f) | 0x80
+      v >>>= 7
+    }
+    buf[this.offset++] = v & 0x7f
+    return this
+  }
+  // A varlong of a value in 32-bit range is the same bytes as its varint (zigzag keeps the sign in
+  // bit 0 either way); timestamp deltas and offsets of a batch are such values.
+  proto.writeVarLong = function (this: KafkajsEncoder, value: unknown) {
+    return isInt32(value) ? this.writeVarInt(value) : writeVarLong.call(this, value)
+  }
+  Encoder.sizeOfVarLong = (value: unknown) =>
+    isInt32(value) ? Encoder.sizeOfVarInt(value) : sizeOfVarLong(value)
+}
+
+/** Messages by partition in one pass, each partition's messages in the order given. */
+export const groupMessagesPerPartition: GroupMessages = ({
+  topic,
+  partitionMetadata,
+  messages,
+  partitioner,
+}) => {
+  const result: Record<number, unknown[]> = {}
+  if (partitionMetadata.length === 0) return result
+  for (const message of messages) {
+    const partition = partitioner({ topic, partitionMetadata, message })
+    const list = result[partition]
+    if (list === undefined) result[partition] = [message]
+    else list.push(message)
+  }
+  return result
+}
+
+function headerList(headers: HeaderValues): Header[] {
+  const list: Header[] = []
+  for (const key of Object.keys(headers)) {
+    const value = headers[key]
+    if (Array.isArray(value)) for (const item of value) list.push({ key, value: item })
+    else list.push({ key, value })
+  }
+  return list
+}
+
+/**
+ * kafkajs's record v0 encoder, writing the headers into the record's own buffer, sized once:
+ * Length, Attributes, TimestampDelta, OffsetDelta, Key, Value, then [HeaderKey HeaderValue].
+ */
+export function recordEncoder(Encoder: KafkajsEncoderClass): RecordEncoder {
+  return ({ offsetDelta = 0, timestampDelta = 0, key, value, headers = {} }) => {
+    const list = headerList(headers)
+    let headersSize = Encoder.sizeOfVarInt(list.length)
+    for (const header of list) {
+      headersSize += Encoder.sizeOfVarIntBytes(header.key) + Encoder.sizeOfVarIntBytes(header.value)
+    }
+    const sizeOfBody =
+      1 +
+      Encoder.sizeOfVarLong(timestampDelta) +
+      Encoder.sizeOfVarInt(offsetDelta) +
+      Encoder.sizeOfVarIntBytes(key) +
+      Encoder.sizeOfVarIntBytes(value) +
+      headersSize
+    const encoder = new Encoder(sizeOfBody + 5)
+      .writeVarInt(sizeOfBody)
+      .writeInt8(0) // no record attributes are used
+      .writeVarLong(timestampDelta)
+      .writeVarInt(offsetDelta)
+      .writeVarIntBytes(key)
+      .writeVarIntBytes(value)
+      .writeVarInt(list.length)
+    for (const header of list) encoder.writeVarIntString(header.key).writeVarIntBytes(header.value)
+    return encoder
+  }
+}
+
+/** The stock implementations, kept before replacing them (for the equivalence tests). */
+export interface StockKafkajs {
+  Encoder: KafkajsEncoderClass
+  groupMessagesPerPartition: GroupMessages
+  recordEncoder: RecordEncoder
+  writeUVarInt: KafkajsEncoder['writeUVarInt']
+  writeVarLong: KafkajsEncoder['writeVarLong']
+  sizeOfVarLong: KafkajsEncoderClass['sizeOfVarLong']
+}
+
+let stock: StockKafkajs | null = null
+
+/** Replaces a module's exports before the module that uses it is loaded. */
+function replaceModule(name: string, user: string, replacement: unknown): string | null {
+  if (require.cache[require.resolve(user)] !== undefined) return `${name}: kafkajs was loaded before Postbox`
+  const loaded = require.cache[require.resolve(name)]
+  if (loaded === undefined) return `${name}: not loaded`
+  loaded.exports = replacement
+  return null
+}
+
+function tune(): KafkajsTuning {
+  const version = (require('kafkajs/package.json') as { version: string }).version
+  const tuning: KafkajsTuning = { version, applied: [], skipped: [] }
+  if (version !== TUNED_VERSION) {
+    tuning.skipped.push(
+      `kafkajs ${version} is not ${TUNED_VERSION}, which these replacements were written for`,
+    )
+    return tuning
+  }
+  const Encoder = require(MODULES.encoder) as KafkajsEncoderClass
+  stock = {
+    Encoder,
+    groupMessagesPerPartition: require(MODULES.group) as GroupMessages,
+    recordEncoder: require(MODULES.record) as RecordEncoder,
+    writeUVarInt: Encoder.prototype.writeUVarInt,
+    writeVarLong: Encoder.prototype.writeVarLong,
+    sizeOfVarLong: Encoder.sizeOfVarLong,
+  }
+  tuneVarInts(Encoder)
+  tuning.applied.push('varints')
+  for (const [name, user, replacement, label] of [
+    [MODULES.group, MODULES.groupUser, groupMessagesPerPartition, 'partition grouping'],
+    [MODULES.record, MODULES.recordUser, recordEncoder(Encoder), 'record encoder'],
+  ] as const) {
+    const skipped = replaceModule(name, user, replacement)
+    if (skipped === null) tuning.applied.push(label)
+    else tuning.skipped.push(skipped)
+  }
+  return tuning
+}
+
+/** What was replaced in this process (applied once, when this module is first imported). */
+export const kafkajsTuning: KafkajsTuning = tune()
+
+/** The stock kafkajs implementations replaced here, or null when nothing was. */
+export function stockKafkajs(): StockKafkajs | null {
+  return stock
+}
