@@ -2,6 +2,7 @@
 // The only place that reads the environment, argv and signals.
 import { readFileSync } from 'node:fs'
 import { createInterface } from 'node:readline/promises'
+import { setFlagsFromString } from 'node:v8'
 import { runCli } from '../src/cli/program.js'
 import { type ShutdownSignal, SIGNAL_EXIT_CODE } from '../src/cli/runtime.js'
 import { connectionEnvironment } from '../src/connect/environment.js'
@@ -18,6 +19,17 @@ function packageVersion(): string {
     } catch {}
   }
   return 'unknown'
+}
+
+// V8 lets the old generation grow to a multiple of what survived the last full collection before
+// collecting again; with its own choice (up to 4×) a relay draining a backlog sat at ~260 MB RSS
+// around ~30 MB of live objects. At 1.75× it stays under 200 MB at the same throughput (README,
+// "Benchmarks"). The factor is read at each collection, so it applies when set here; an
+// operator's own setting (NODE_OPTIONS or a node flag) is left alone.
+const HEAP_GROWING_PERCENT = 75
+const nodeFlags = `${process.env.NODE_OPTIONS ?? ''} ${process.execArgv.join(' ')}`
+if (!/heap[-_]growing[-_]percent/.test(nodeFlags)) {
+  setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`)
 }
 
 const handlers: ((signal: ShutdownSignal) => void)[] = []

@@ -67,7 +67,6 @@ export interface KafkajsEncoderClass {
   sizeOfVarIntBytes(value: unknown): number
 }
 
-type Header = { key: string; value: unknown }
 type HeaderValues = Record<string, unknown>
 export type RecordEncoder = (record: {
   offsetDelta?: number
@@ -129,26 +128,26 @@ export const groupMessagesPerPartition: GroupMessages = ({
   return result
 }
 
-function headerList(headers: HeaderValues): Header[] {
-  const list: Header[] = []
-  for (const key of Object.keys(headers)) {
-    const value = headers[key]
-    if (Array.isArray(value)) for (const item of value) list.push({ key, value: item })
-    else list.push({ key, value })
-  }
-  return list
-}
-
 /**
  * kafkajs's record v0 encoder, writing the headers into the record's own buffer, sized once:
- * Length, Attributes, TimestampDelta, OffsetDelta, Key, Value, then [HeaderKey HeaderValue].
+ * Length, Attributes, TimestampDelta, OffsetDelta, Key, Value, then [HeaderKey HeaderValue]
+ * (a header whose value is a list is one header per item, in order).
  */
 export function recordEncoder(Encoder: KafkajsEncoderClass): RecordEncoder {
   return ({ offsetDelta = 0, timestampDelta = 0, key, value, headers = {} }) => {
-    const list = headerList(headers)
-    let headersSize = Encoder.sizeOfVarInt(list.length)
-    for (const header of list) {
-      headersSize += Encoder.sizeOfVarIntBytes(header.key) + Encoder.sizeOfVarIntBytes(header.value)
+    const names = Object.keys(headers)
+    let count = 0
+    let headerBytes = 0
+    for (const name of names) {
+      const values = headers[name]
+      const nameBytes = Encoder.sizeOfVarIntBytes(name)
+      if (Array.isArray(values)) {
+        for (const item of values) headerBytes += nameBytes + Encoder.sizeOfVarIntBytes(item)
+        count += values.length
+      } else {
+        headerBytes += nameBytes + Encoder.sizeOfVarIntBytes(values)
+        count++
+      }
     }
     const sizeOfBody =
       1 +
@@ -156,7 +155,8 @@ export function recordEncoder(Encoder: KafkajsEncoderClass): RecordEncoder {
       Encoder.sizeOfVarInt(offsetDelta) +
       Encoder.sizeOfVarIntBytes(key) +
       Encoder.sizeOfVarIntBytes(value) +
-      headersSize
+      Encoder.sizeOfVarInt(count) +
+      headerBytes
     const encoder = new Encoder(sizeOfBody + 5)
       .writeVarInt(sizeOfBody)
       .writeInt8(0) // no record attributes are used
@@ -164,8 +164,15 @@ export function recordEncoder(Encoder: KafkajsEncoderClass): RecordEncoder {
       .writeVarInt(offsetDelta)
       .writeVarIntBytes(key)
       .writeVarIntBytes(value)
-      .writeVarInt(list.length)
-    for (const header of list) encoder.writeVarIntString(header.key).writeVarIntBytes(header.value)
+      .writeVarInt(count)
+    for (const name of names) {
+      const values = headers[name]
+      if (Array.isArray(values)) {
+        for (const item of values) encoder.writeVarIntString(name).writeVarIntBytes(item)
+      } else {
+        encoder.writeVarIntString(name).writeVarIntBytes(values)
+      }
+    }
     return encoder
   }
 }

@@ -5,7 +5,6 @@ import { checkKey, mapStoredRow } from '../catalog/map-event.js'
 import type { ClaimedRow } from '../db/outbox-queries.js'
 import { UnpublishableError, ValidationError } from '../errors.js'
 import type { OutgoingMessage } from '../kafka/ports.js'
-import { frame } from '../schema/codec.js'
 
 export interface SchemaIds {
   value: number
@@ -33,7 +32,7 @@ export function encodeRow(
     key = Buffer.from(row.key, 'utf8')
   } else {
     try {
-      key = frame(ids.key, event.keyCodec.encode(checkKey(event, row.key)))
+      key = event.keyCodec.encodeFramed(ids.key, checkKey(event, row.key))
     } catch (cause) {
       throw new UnpublishableError(`key of ${event.type} cannot be encoded`, { cause })
     }
@@ -42,7 +41,7 @@ export function encodeRow(
   let value: Buffer | null = null
   if (row.payload !== null) {
     const external = mapStoredRow(event, row.payload)
-    value = frame(ids.value, event.valueCodec.encode(external))
+    value = event.valueCodec.encodeFramed(ids.value, external)
   }
   checkRecordBytes(event, key, value, row.headers, maxMessageBytes)
 

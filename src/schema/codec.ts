@@ -28,6 +28,8 @@ export interface AvroCodec {
   /** The fields that do not fit the schema, with what a logical type expected. */
   invalidFields(value: unknown): InvalidField[]
   encode(value: unknown): Buffer
+  /** The Confluent wire format of a value: the magic byte, the schema id, then the Avro body. */
+  encodeFramed(schemaId: number, value: unknown): Buffer
   /** Logical types decode to Date (timestamps, date), milliseconds (time-millis) and exact strings (decimal). */
   decode(body: Buffer): unknown
   /** Canonical schema text, as the registry stores it. */
@@ -171,6 +173,7 @@ function typeOf(schema: AvroSchema): avro.Type {
 
 export function compileSchema(schema: AvroSchema): AvroCodec {
   const type = typeOf(schema)
+  let frameGuess = 64
   const readProblem = (writer: AvroCodec): string | null => {
     const writerType = typeOf(JSON.parse(writer.schemaText) as AvroSchema)
     try {
@@ -201,6 +204,20 @@ export function compileSchema(schema: AvroSchema): AvroCodec {
     invalidFields,
     invalidPaths: (value) => invalidFields(value).map((f) => f.path),
     encode: (value) => type.toBuffer(value),
+    encodeFramed: (schemaId, value) => {
+      // Written straight after the 5-byte header, in a buffer of the largest size seen so far
+      // (small ones come from Node's buffer pool), instead of an exact-size zero-filled buffer
+      // then copied into the frame. avsc returns minus the bytes missing when it did not fit.
+      let out = Buffer.allocUnsafe(frameGuess)
+      let end = type.encode(value, out, FRAME_HEADER_BYTES)
+      if (end < 0) {
+        out = Buffer.allocUnsafe(out.length - end)
+        end = type.encode(value, out, FRAME_HEADER_BYTES)
+      }
+      frameGuess = Math.max(frameGuess, end)
+      writeFrameHeader(out, schemaId)
+      return out.subarray(0, end)
+    },
     decode: (body) => type.fromBuffer(body),
     canRead: (writer) => readProblem(writer) === null,
     readProblem,
@@ -210,11 +227,17 @@ export function compileSchema(schema: AvroSchema): AvroCodec {
 const MAGIC_BYTE = 0
 
 /** Confluent wire format: magic byte 0, big-endian schema id, then the Avro body. */
-export function frame(schemaId: number, body: Buffer): Buffer {
-  const out = Buffer.allocUnsafe(5 + body.length)
+const FRAME_HEADER_BYTES = 5
+
+function writeFrameHeader(out: Buffer, schemaId: number): void {
   out.writeUInt8(MAGIC_BYTE, 0)
   out.writeUInt32BE(schemaId, 1)
-  body.copy(out, 5)
+}
+
+export function frame(schemaId: number, body: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(FRAME_HEADER_BYTES + body.length)
+  writeFrameHeader(out, schemaId)
+  body.copy(out, FRAME_HEADER_BYTES)
   return out
 }
 
