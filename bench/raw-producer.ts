@@ -1,44 +1,11 @@
 // The ceiling: the very messages the relay published (same keys, values, headers, topic and
 // partitions), read back and sent again with the relay's own Kafka client and producer factory,
 // one batch of the relay's size at a time. No database.
-import { randomBytes } from 'node:crypto'
-import { Kafka, logLevel } from 'kafkajs'
+import { execFile } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
 import { kafkaClient, type OutgoingMessage, silentLogger } from './relay-api.js'
 import type { Stack } from './stack.js'
-import { waitFor } from './timeline.js'
-
-/** Reads the first `count` messages of `topic` as the relay published them. */
-export async function readPublished(stack: Stack, topic: string, count: number): Promise<OutgoingMessage[]> {
-  const kafka = new Kafka({ clientId: 'postbox-bench', brokers: stack.brokers, logLevel: logLevel.NOTHING })
-  const groupId = `postbox-bench-${randomBytes(4).toString('hex')}`
-  const consumer = kafka.consumer({ groupId })
-  const messages: OutgoingMessage[] = []
-  await consumer.connect()
-  try {
-    await consumer.subscribe({ topic, fromBeginning: true })
-    await consumer.run({
-      eachBatch: async ({ batch }) => {
-        for (const m of batch.messages) {
-          if (m.key === null) continue
-          const headers: Record<string, string> = {}
-          for (const [name, value] of Object.entries(m.headers ?? {})) headers[name] = String(value)
-          messages.push({ topic, key: m.key, value: m.value, headers })
-        }
-      },
-    })
-    await waitFor(
-      'reading the published messages',
-      () => messages.length >= count,
-      () => messages.length,
-    )
-  } finally {
-    await consumer.disconnect()
-  }
-  const admin = kafka.admin()
-  await admin.connect()
-  await admin.deleteGroups([groupId]).finally(() => admin.disconnect())
-  return messages.slice(0, count)
-}
 
 export interface RawResult {
   perSecond: number
@@ -64,4 +31,24 @@ export async function measureRawProducer(
   } finally {
     await producer.close()
   }
+}
+
+/**
+ * The same row for kafkajs as published, without Postbox's tuning: in a child process that never
+ * loads Postbox (bench/raw-stock-kafkajs.ts), since the tuning applies to every kafkajs user in a
+ * process once Postbox is loaded.
+ */
+export async function measureStockKafkajs(
+  stack: Stack,
+  topic: string,
+  count: number,
+  batchSize: number,
+): Promise<number> {
+  const script = fileURLToPath(new URL('raw-stock-kafkajs.ts', import.meta.url))
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    ['--import', 'tsx', script, stack.brokers.join(','), topic, String(count), String(batchSize)],
+    { maxBuffer: 1024 * 1024 },
+  )
+  return (JSON.parse(stdout) as { perSecond: number }).perSecond
 }

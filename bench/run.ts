@@ -13,7 +13,8 @@ import { describeEnvironment } from './environment.js'
 import { KEYS } from './events.js'
 import { measureLatency } from './latency.js'
 import { measureNaivePoller } from './naive-poller.js'
-import { measureRawProducer, readPublished } from './raw-producer.js'
+import { measureRawProducer, measureStockKafkajs } from './raw-producer.js'
+import { readPublished } from './read-published.js'
 import { type Figure, printTable, writeResults } from './report.js'
 import { createScratch, type Scratch, type Stack } from './stack.js'
 
@@ -81,20 +82,34 @@ async function measureAll(scratch: Scratch, add: (figure: Figure) => void): Prom
   step('raw producer on the messages the relay published')
   const raw = await measureRawProducer(
     stack,
-    await readPublished(stack, drain.topic, sizes.drain),
+    await readPublished(stack.brokers, drain.topic, sizes.drain),
     drain.batchSize,
   )
   add({
     key: 'raw_producer_events_per_s',
     value: raw.perSecond,
     unit: 'events/s',
-    what: `kafkajs, the relay's producer, same ${n} messages`,
+    what: `kafkajs with Postbox's tuning, the relay's producer, same ${n} messages`,
   })
   add({
     key: 'drain_vs_raw_ratio',
     value: drain.steadyPerSecond / raw.perSecond,
     unit: '×',
     what: 'drain_events_per_s / raw producer',
+  })
+  step('raw producer, kafkajs as published, in a process of its own')
+  const stock = await measureStockKafkajs(stack, drain.topic, sizes.drain, drain.batchSize)
+  add({
+    key: 'raw_stock_kafkajs_events_per_s',
+    value: stock,
+    unit: 'events/s',
+    what: `kafkajs without Postbox's tuning, default partitioner, same ${n} messages`,
+  })
+  add({
+    key: 'drain_vs_stock_kafkajs_ratio',
+    value: drain.steadyPerSecond / stock,
+    unit: '×',
+    what: 'drain_events_per_s / stock kafkajs producer',
   })
 
   step(`drain of ${n} committed rows, exactly-once`)
