@@ -229,8 +229,18 @@ function tune(): KafkajsTuning {
   return tuning
 }
 
+/** Tunes what it can; a kafkajs laid out otherwise than expected stays as it is, never broken. */
+function tuneSafely(): KafkajsTuning {
+  try {
+    return tune()
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error)
+    return { version: 'unknown', applied: [], skipped: [`kafkajs could not be tuned: ${reason}`] }
+  }
+}
+
 /** What was replaced in this process (applied once, when this module is first imported). */
-export const kafkajsTuning: KafkajsTuning = tune()
+export const kafkajsTuning: KafkajsTuning = tuneSafely()
 
 /** The stock kafkajs implementations replaced here, or null when nothing was. */
 export function stockKafkajs(): StockKafkajs | null {
