@@ -62,7 +62,7 @@ const int32s = [...edgeInts, 2 ** 31 - 1, -(2 ** 31)]
 describe('kafkajs tuning', () => {
   test('every replacement is in effect when Postbox loads kafkajs', () => {
     assert.equal(kafkajsTuning.version, '2.2.4')
-    assert.deepEqual(kafkajsTuning.applied, ['varints', 'partition grouping', 'record encoder'])
+    assert.deepEqual(kafkajsTuning.applied, ['encoder writes', 'partition grouping', 'record encoder'])
     assert.deepEqual(kafkajsTuning.skipped, [])
   })
 
@@ -133,6 +133,29 @@ describe('kafkajs tuning', () => {
     assert.equal(
       bytes(tunedRecord(bare)),
       withStockVarInts(() => bytes(stockRecord(bare))),
+    )
+  })
+
+  test("a batch's records are appended as kafkajs appends them; a bad array gets kafkajs's error", () => {
+    const { Encoder, recordEncoder: stockRecord } = stock()
+    const next = random(5)
+    for (const count of [0, 1, 7, 300, 2000]) {
+      const sizes = Array.from({ length: count }, () => Math.floor(next() * 900))
+      const build = () => {
+        const records = sizes.map((size, i) =>
+          stockRecord({ offsetDelta: i, key: Buffer.from(`k${i}`), value: Buffer.alloc(size, i % 251) }),
+        )
+        return new Encoder().writeInt32(count).writeEncoderArray(records)
+      }
+      assert.equal(
+        bytes(build()),
+        withStockVarInts(() => bytes(build())),
+        `${count} records`,
+      )
+    }
+    assert.throws(
+      () => new Encoder().writeEncoderArray([{} as KafkajsEncoder]),
+      /all values should be an instance of Encoder\[\]/,
     )
   })
 
