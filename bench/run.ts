@@ -123,7 +123,7 @@ async function measureAll(scratch: Scratch, add: (figure: Figure) => void): Prom
     key: 'drain_eos_events_per_s',
     value: eos.steadyPerSecond,
     unit: 'events/s',
-    what: `steady drain of ${n} rows, exactly-once`,
+    what: `steady drain of ${n} rows, exactly-once, batches of ${eos.batchSize.toLocaleString('en-US')}`,
   })
   add({
     key: 'eos_vs_drain_ratio',

@@ -42,7 +42,10 @@ export interface PostboxSettings {
 export interface RelaySettings {
   /** Relay identity in leases and logs (default host-pid-random). */
   id?: string
-  /** Rows claimed and published per batch (default 2000); also the most one crash can re-publish. */
+  /**
+   * Rows claimed and published per batch (default 2000, 8000 with exactly-once delivery); with
+   * at-least-once delivery also the most one crash can re-publish.
+   */
   batchSize?: number
   /**
    * Most bytes of stored payloads and headers (JSON text) claimed per batch (default 16 MiB); a
@@ -199,6 +202,17 @@ function resolveRetention(retention: RelaySettings['retention']) {
   })
 }
 
+/**
+ * Exactly-once publishes one batch at a time, as one Kafka transaction per shard, and a crash
+ * re-publishes nothing, so it takes larger batches: 100,000-row drains measured side by side on
+ * the development machine gave 12,400-15,900 events/s at 2,000 rows, 19,200 at 4,000 and
+ * 18,000-24,400 at 8,000. At-least-once pipelines its batches and gains nothing above 2,000,
+ * which also bounds what a crash re-publishes.
+ */
+function defaultBatchSize(delivery: DeliveryMode): number {
+  return delivery === 'exactly-once' ? 8000 : 2000
+}
+
 /** Validates settings once, fills documented defaults, and freezes the result. */
 export function resolveConfig(settings: PostboxSettings, source = 'the settings'): ResolvedConfig {
   parseSettings(settings, source)
@@ -228,7 +242,7 @@ export function resolveConfig(settings: PostboxSettings, source = 'the settings'
     logLevel: connection.logLevel,
     relay: Object.freeze({
       id: r.id ?? `${hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
-      batchSize: r.batchSize ?? 2000,
+      batchSize: r.batchSize ?? defaultBatchSize(r.delivery ?? 'at-least-once'),
       maxBatchBytes: r.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES,
       pollIntervalMs,
       minPollIntervalMs: Math.min(r.minPollIntervalMs ?? 20, pollIntervalMs),

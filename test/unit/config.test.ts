@@ -120,6 +120,7 @@ describe('resolveConfig', () => {
     const config = resolveConfig(settings())
     assert.equal(config.schema, 'postbox')
     assert.equal(config.relay.batchSize, 2000)
+    assert.equal(config.relay.delivery, 'at-least-once')
     assert.equal(config.relay.pollIntervalMs, 1000)
     assert.equal(config.relay.minPollIntervalMs, 20)
     assert.equal(config.relay.leaseTtlMs, 10_000)
@@ -131,6 +132,14 @@ describe('resolveConfig', () => {
     assert.equal(config.relay.transactionalIdPrefix, null, 'the relay derives it from the Postgres cluster')
     assert.equal(config.relay.retention, null)
     assert.ok(Object.isFrozen(config) && Object.isFrozen(config.relay))
+  })
+
+  test('exactly-once takes larger batches by default; a batch size that is set applies to both modes', () => {
+    const eos = (relay: Record<string, unknown>) => resolveConfig(settings({ relay }))
+    assert.equal(eos({ delivery: 'exactly-once' }).relay.batchSize, 8000)
+    assert.equal(eos({ delivery: 'at-least-once' }).relay.batchSize, 2000)
+    assert.equal(eos({ delivery: 'exactly-once', batchSize: 500 }).relay.batchSize, 500)
+    assert.equal(eos({ batchSize: 500 }).relay.batchSize, 500)
   })
 
   test('resolves retention with its default schedule and batch size', () => {
