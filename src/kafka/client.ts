@@ -32,23 +32,34 @@ import type {
 /**
  * kafkajs 2.2.4 schedules its idle request-queue check with `throttledUntil - Date.now()`, which is
  * a large negative number while nothing is throttled; Node 24 warns about every such timer
- * (TimeoutNegativeWarning, tulios/kafkajs#1751). The timer fires after 1 ms either way, so the
- * computation is given a bound that is not in the past, and the queue's state is put back at once.
+ * (TimeoutNegativeWarning, tulios/kafkajs#1751). This is kafkajs's method as it is, with the delay
+ * given to setTimeout raised to 1 ms, the least Node waits anyway. (Raising `throttledUntil` just
+ * before kafkajs's own `Date.now()` instead still warned when a millisecond passed in between.)
  */
 function keepRequestQueueTimersNonNegative(): void {
   const require = createRequire(import.meta.url)
+  // kafkajs's CHECK_PENDING_REQUESTS_INTERVAL: the delay when requests wait but nothing is throttled.
+  const checkPendingRequestsIntervalMs = 10
   const { prototype } = require('kafkajs/src/network/requestQueue/index.js') as {
-    prototype: { scheduleCheckPendingRequests(): void; throttledUntil: number }
+    prototype: {
+      scheduleCheckPendingRequests(): void
+      checkPendingRequests(): void
+      throttledUntil: number
+      throttleCheckTimeoutId: NodeJS.Timeout | null
+      pending: unknown[]
+    }
   }
-  const schedule = prototype.scheduleCheckPendingRequests
   prototype.scheduleCheckPendingRequests = function (this: typeof prototype) {
-    const throttledUntil = this.throttledUntil
-    const now = Date.now()
-    if (throttledUntil < now) this.throttledUntil = now + 1
-    try {
-      schedule.call(this)
-    } finally {
-      this.throttledUntil = throttledUntil
+    let scheduleAt = this.throttledUntil - Date.now()
+    if (!this.throttleCheckTimeoutId) {
+      if (this.pending.length > 0) scheduleAt = scheduleAt > 0 ? scheduleAt : checkPendingRequestsIntervalMs
+      this.throttleCheckTimeoutId = setTimeout(
+        () => {
+          this.throttleCheckTimeoutId = null
+          this.checkPendingRequests()
+        },
+        Math.max(1, scheduleAt),
+      )
     }
   }
 }
