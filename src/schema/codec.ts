@@ -234,13 +234,6 @@ function writeFrameHeader(out: Buffer, schemaId: number): void {
   out.writeUInt32BE(schemaId, 1)
 }
 
-export function frame(schemaId: number, body: Buffer): Buffer {
-  const out = Buffer.allocUnsafe(FRAME_HEADER_BYTES + body.length)
-  writeFrameHeader(out, schemaId)
-  body.copy(out, FRAME_HEADER_BYTES)
-  return out
-}
-
 export function unframe(message: Buffer): { schemaId: number; body: Buffer } {
   if (message.length < 5 || message.readUInt8(0) !== MAGIC_BYTE) {
     throw new Error('not a Confluent wire-format frame (magic byte 0 + 4-byte schema id)')
