@@ -215,7 +215,8 @@ export function compileSchema(schema: AvroSchema): AvroCodec {
         end = type.encode(value, out, FRAME_HEADER_BYTES)
       }
       frameGuess = Math.max(frameGuess, end)
-      writeFrameHeader(out, schemaId)
+      out.writeUInt8(MAGIC_BYTE, 0)
+      out.writeUInt32BE(schemaId, 1)
       return out.subarray(0, end)
     },
     decode: (body) => type.fromBuffer(body),
@@ -224,21 +225,15 @@ export function compileSchema(schema: AvroSchema): AvroCodec {
   }
 }
 
-const MAGIC_BYTE = 0
-
 /** Confluent wire format: magic byte 0, big-endian schema id, then the Avro body. */
+const MAGIC_BYTE = 0
 const FRAME_HEADER_BYTES = 5
 
-function writeFrameHeader(out: Buffer, schemaId: number): void {
-  out.writeUInt8(MAGIC_BYTE, 0)
-  out.writeUInt32BE(schemaId, 1)
-}
-
 export function unframe(message: Buffer): { schemaId: number; body: Buffer } {
-  if (message.length < 5 || message.readUInt8(0) !== MAGIC_BYTE) {
+  if (message.length < FRAME_HEADER_BYTES || message.readUInt8(0) !== MAGIC_BYTE) {
     throw new Error('not a Confluent wire-format frame (magic byte 0 + 4-byte schema id)')
   }
-  return { schemaId: message.readUInt32BE(1), body: message.subarray(5) }
+  return { schemaId: message.readUInt32BE(1), body: message.subarray(FRAME_HEADER_BYTES) }
 }
 
 /**
