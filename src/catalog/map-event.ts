@@ -1,6 +1,6 @@
 import { describeError, UnpublishableError, ValidationError } from '../errors.js'
 import type { AnyEventDefinition } from './define-event.js'
-import { restoreTypes, tagTypes } from './stored-json.js'
+import { parseStoredJson, restoreTypes, tagTypes } from './stored-json.js'
 import type { EventKey } from './types.js'
 
 // These errors reach the application's own code, which may print only `message`: it states what
@@ -57,9 +57,14 @@ export function isStorableText(text: string): boolean {
 
 /** Runs the event's mapping on the stored snapshot (types restored) and checks the result against its Avro schema. */
 export function mapToExternal(event: AnyEventDefinition, snapshot: unknown): unknown {
+  return mapRestored(event, restoreTypes(snapshot))
+}
+
+/** mapToExternal on a snapshot whose Dates and bigints are already restored. */
+function mapRestored(event: AnyEventDefinition, snapshot: unknown): unknown {
   let external: unknown
   try {
-    external = event.toExternal(restoreTypes(snapshot))
+    external = event.toExternal(snapshot)
   } catch (cause) {
     throw new ValidationError(event.type, '(mapping)', `toExternal threw: ${describeError(cause)}`, { cause })
   }
@@ -130,10 +135,13 @@ function parseJsonKey(event: AnyEventDefinition, key: string): unknown {
   }
 }
 
-/** Relay side: mapping failures of stored rows are unpublishable, not validation errors of a caller. */
-export function mapStoredRow(event: AnyEventDefinition, snapshot: unknown): unknown {
+/**
+ * Relay side: maps a stored snapshot given as its JSON text. Mapping failures of stored rows are
+ * unpublishable, not validation errors of a caller.
+ */
+export function mapStoredRow(event: AnyEventDefinition, json: string): unknown {
   try {
-    return mapToExternal(event, snapshot)
+    return mapRestored(event, parseStoredJson(json))
   } catch (cause) {
     // The same verdict re-typed for the relay: the message stays, and its cause (what toExternal threw) goes along.
     if (cause instanceof ValidationError) throw new UnpublishableError(cause.message, { cause: cause.cause })

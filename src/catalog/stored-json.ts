@@ -2,6 +2,7 @@
 // one-key tagged objects and the mapping side restores them, so that `key()` and `toExternal`
 // receive a Date as a Date and a bigint as a bigint, at enqueue and in the relay alike.
 
+const TAG_PREFIX = '"$postbox:'
 const DATE_TAG = '$postbox:date'
 const BIGINT_TAG = '$postbox:bigint'
 
@@ -35,6 +36,16 @@ export function tagTypes(this: unknown, key: string, value: unknown): unknown {
     throw new Error(`an object with the single property "${tagOf(value)}" is reserved for stored types`)
   }
   return value
+}
+
+/**
+ * A stored snapshot's JSON text parsed, its tagged Dates and bigints restored. Text without the
+ * tags' common prefix holds none (Postgres never escapes `$` or letters in jsonb's text), so its
+ * parsed value is not walked.
+ */
+export function parseStoredJson(json: string): unknown {
+  const value: unknown = JSON.parse(json)
+  return json.includes(TAG_PREFIX) ? restoreTypes(value) : value
 }
 
 /** The snapshot with its tagged Dates and bigints restored; the same object when it holds none. */

@@ -11,7 +11,8 @@ export interface ClaimedRow {
   event_type: string
   topic: string
   key: string
-  payload: unknown
+  /** The stored snapshot as JSON text; null for a tombstone. */
+  payload: string | null
   headers: Record<string, string>
   created_at: Date
   shard: number
@@ -68,7 +69,7 @@ export function outboxQueries(schemaName: string) {
   // the relay receives, so its memory stays bounded whatever was enqueued. With the ids given as
   // one array parameter, Postgres (15+) checks `<> all` through a hash table.
   const claimSql = `
-    select c.id::text, c.event_id::text, c.event_type, c.topic, c.key, c.payload, c.headers,
+    select c.id::text, c.event_id::text, c.event_type, c.topic, c.key, c.payload::text, c.headers,
            c.created_at, c.shard, c.attempts, c.stored_bytes
     from (
       select w.*,

@@ -2,8 +2,8 @@ import type { SqlExecutor } from './executor.js'
 import { quoteIdentifier } from './identifier.js'
 import type { ClaimedRow } from './outbox-queries.js'
 
-/** An outbox row as its transaction wrote it: the claimed-row columns without relay state. */
-export type OutboxRowOfTransaction = Omit<ClaimedRow, 'shard' | 'attempts'>
+/** An outbox row as its transaction wrote it: the claimed-row columns without relay state, the payload parsed. */
+export type OutboxRowOfTransaction = Omit<ClaimedRow, 'shard' | 'attempts' | 'payload'> & { payload: unknown }
 
 /** Queries that look at the caller's open transaction (for application tests). */
 export function transactionQueries(schemaName: string) {

@@ -62,7 +62,12 @@ const int32s = [...edgeInts, 2 ** 31 - 1, -(2 ** 31)]
 describe('kafkajs tuning', () => {
   test('every replacement is in effect when Postbox loads kafkajs', () => {
     assert.equal(kafkajsTuning.version, '2.2.4')
-    assert.deepEqual(kafkajsTuning.applied, ['encoder writes', 'partition grouping', 'record encoder'])
+    assert.deepEqual(kafkajsTuning.applied, [
+      'encoder writes',
+      'partition grouping',
+      'record encoder',
+      'record batch CRC-32C',
+    ])
     assert.deepEqual(kafkajsTuning.skipped, [])
   })
 
@@ -122,11 +127,13 @@ describe('kafkajs tuning', () => {
         value: next() < 0.1 ? null : blob(Math.floor(next() * (next() < 0.2 ? 5000 : 600))),
         headers,
       }
+      const tuned = tunedRecord(record)
       assert.equal(
-        bytes(tunedRecord(record)),
+        bytes(tuned),
         withStockVarInts(() => bytes(stockRecord(record))),
         `record ${i}`,
       )
+      assert.equal(tuned.buf.length, tuned.offset, `record ${i} is allocated at its exact size`)
     }
     // kafkajs's defaults: no deltas given, no headers.
     const bare = { key: Buffer.from('k'), value: Buffer.from('v') }
@@ -176,6 +183,23 @@ describe('kafkajs tuning', () => {
       )
     }
     assert.deepEqual(groupMessagesPerPartition({ ...args, partitionMetadata: [] }), {})
+  })
+
+  test("a record batch's CRC-32C is kafkajs's for every length and alignment, and the standard check value", () => {
+    const { crc32c: stockCrc } = stock()
+    const tunedCrc = require('kafkajs/src/protocol/recordBatch/crc32C/index.js') as (bytes: Buffer) => number
+    assert.notEqual(tunedCrc, stockCrc, 'the module kafkajs uses is the replacement')
+    // CRC-32C("123456789"), the catalogue's check value.
+    assert.equal(tunedCrc(Buffer.from('123456789')), 0xe3069283)
+    const next = random(4)
+    const pool = Buffer.from(Array.from({ length: 70_000 }, () => Math.floor(next() * 256)))
+    for (let length = 0; length < 300; length++) {
+      for (const start of [0, 1, 3, 7]) {
+        const slice = pool.subarray(start, start + length)
+        assert.equal(tunedCrc(slice), stockCrc(slice), `length ${length} from byte ${start}`)
+      }
+    }
+    assert.equal(tunedCrc(pool), stockCrc(pool), 'a 70 kB batch')
   })
 
   test("a key's murmur2 and partition are kafkajs's (the Java client's) for keys of every length", () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { mapToExternal, toStoredJson } from '../../src/catalog/map-event.js'
-import { restoreTypes } from '../../src/catalog/stored-json.js'
+import { parseStoredJson, restoreTypes } from '../../src/catalog/stored-json.js'
 import { defineEvent, ValidationError } from '../../src/index.js'
 import {
   decimalText,
@@ -85,6 +85,19 @@ describe('the stored snapshot keeps Dates and bigints', () => {
     })
     assert.deepEqual(restoreTypes(snapshot), row)
     assert.deepEqual(mapToExternal(event, snapshot), { id: 'a' })
+  })
+
+  test('the relay parses the stored JSON text as Postgres prints jsonb, tags restored and only then', () => {
+    const row = { id: 'a', at: new Date('2024-01-02T03:04:05.678Z'), n: [1, { big: 5n }] }
+    // jsonb's text has a space after each colon and comma.
+    const printed =
+      '{"n": [1, {"big": {"$postbox:bigint": "5"}}], "at": {"$postbox:date": "2024-01-02T03:04:05.678Z"}, "id": "a"}'
+    assert.deepEqual(parseStoredJson(printed), row)
+    const { snapshot } = toStoredJson(event, row)
+    assert.deepEqual(parseStoredJson(JSON.stringify(snapshot)), row)
+    // Without tags the parsed value is returned as it is; the tag text inside a string is a string.
+    const plain = '{"id": "a", "note": "$postbox:date is how Dates are stored", "tags": {"$postbox:x": 1}}'
+    assert.deepEqual(parseStoredJson(plain), JSON.parse(plain))
   })
 
   test('an object of the application that looks like a tag, or an invalid Date, is a ValidationError', () => {

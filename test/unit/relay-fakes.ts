@@ -1,5 +1,7 @@
 // In-memory fakes of the relay's own ports (RelayDatabase, RelayQueries, KafkaConnection,
 // SchemaIdResolver, Logger) for the unit tier: no Postgres, Kafka or registry.
+
+import { tagTypes } from '../../src/catalog/stored-json.js'
 import type { Lease } from '../../src/db/lease-queries.js'
 import type { ClaimedRow } from '../../src/db/outbox-queries.js'
 import { FencedError, UnavailableError, UnpublishableError } from '../../src/errors.js'
@@ -22,22 +24,27 @@ export interface StoredRow extends ClaimedRow {
 
 let nextId = 1
 
-/** A pending outbox row as enqueue() would have stored it. */
+/**
+ * A pending outbox row as enqueue() would have stored it, as the claim returns it: `payload` is
+ * the snapshot (stored as its JSON text, Dates and bigints tagged; none for a tombstone).
+ */
 export function storedRow(
-  fields: Partial<ClaimedRow> & Pick<ClaimedRow, 'event_type' | 'topic' | 'key'>,
+  fields: Omit<Partial<ClaimedRow>, 'payload'> &
+    Pick<ClaimedRow, 'event_type' | 'topic' | 'key'> & { payload?: unknown },
 ): StoredRow {
   const id = String(nextId++)
+  const { payload, ...rest } = fields
   return {
     id,
     event_id: `00000000-0000-4000-8000-${id.padStart(12, '0')}`,
-    payload: null,
     headers: {},
     created_at: new Date(0),
     shard: 0,
     attempts: 0,
     status: 'pending',
     last_error: null,
-    ...fields,
+    ...rest,
+    payload: payload === undefined || payload === null ? null : JSON.stringify(payload, tagTypes),
   }
 }
 
