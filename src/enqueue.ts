@@ -143,8 +143,12 @@ export function createOutbox(options: OutboxOptions): Outbox {
   }
 
   const insert = async (db: SqlExecutor, rows: NewOutboxRow[]): Promise<EnqueueResult[]> => {
-    if (rows.length === 0) return []
-    const ids = await queries.insertOutboxRows(db, rows, channel)
+    const [first] = rows
+    if (first === undefined) return []
+    const ids =
+      rows.length === 1
+        ? [await queries.insertOutboxRow(db, first, channel)]
+        : await queries.insertOutboxRows(db, rows, channel)
     return ids.map((id, i) => ({ id, eventId: rows[i]?.event_id ?? '' }))
   }
 
