@@ -143,26 +143,31 @@ function produceRequest(messages: readonly OutgoingMessage[], choices: Partition
 }
 
 /**
- * Producer settings, chosen by measurement (idempotent, acks=all, 40,000 pre-encoded ~430-byte
- * records over 1,000 keys to 3 partitions, two rounds per variant in one run, on the shared
- * 2-core machine at load average 12-25, so only large differences count):
+ * Producer settings, chosen by measurement: idempotent, acks=all, the same 40,000 events the
+ * relay had published (~300-byte Avro values, 1,000 keys, its headers) sent again to 3-partition
+ * topics with kafkajs as Postbox tunes it, three rounds per variant interleaved in one run on the
+ * 2-core development machine (Postgres, Kafka and the registry on the same box):
  *
- * | variant (records per sendBatch)              | round 1..4, msg/s              |
- * |----------------------------------------------|--------------------------------|
- * | no compression, 2,000 (the relay's batch)    | 5,643  8,516  9,881  8,884     |
- * | gzip, 2,000                                  | 8,689 10,492  9,175 10,551     |
- * | no compression, 500                          | 4,365 10,351  8,560  9,684     |
- * | no compression, 5,000                        | 4,381 10,221  6,690  7,921     |
- * | 2,000 split by partition, 3 sends at once    | 7,819 13,080  9,698 10,378     |
+ * | compression, records per request | events/s, rounds 1..3     | client CPU per event |
+ * |----------------------------------|---------------------------|----------------------|
+ * | none, 1,000                      | 188,761 195,638 200,544   | 4.1–4.2 µs           |
+ * | none, 1,700 (~1 MB)              | 170,796 161,285 144,981   | 5.2–5.8 µs           |
+ * | none, 500                        | 127,841 130,435 133,144   | 4.4–4.8 µs           |
+ * | gzip, 1,700                      | 115,299 116,586 119,008   | 7.6–7.8 µs           |
+ * | gzip, 4,000                      | 119,137 110,702 121,063   | 7.1–7.8 µs           |
  *
+ * - No compression: gzip (the only codec in kafkajs core) sent a third fewer events per second
+ *   and took ~80% more of the client's CPU, which the relay needs for mapping and encoding;
+ *   lz4/snappy/zstd need native plug-ins.
+ * - Requests: the relay sends a batch in requests of at most `relay.maxMessageBytes` of records
+ *   (src/relay/publishers.ts). Capping them at ~600 kB instead, to get the 1,000-record requests
+ *   above, made no difference to a 300,000-row relay drain (three runs each: 32,900–33,900
+ *   against 32,900–33,700 events/s), so the cap stays the broker's limit.
  * - maxInFlightRequests stays 1: kafkajs implements idempotence on the original KIP-98 rules
  *   (one request in flight keeps order), see FIELD-NOTES.
- * - No compression: gzip (the only codec in kafkajs core) was not clearly faster and spends the
- *   relay's CPU, which the relay shares with encoding; lz4/snappy/zstd need native plug-ins.
- * - One sendBatch per relay batch: 500 and 5,000 records per request were no faster than 2,000.
- * - No concurrent sends per partition: +40% in one run, within the noise in the other; the relay
- *   already overlaps the database with Kafka by pipelining batches (src/relay/pipeline.ts).
- * - linger does not apply: kafkajs sends each sendBatch at once (it has no linger setting).
+ * - linger does not apply: kafkajs sends each send at once (it has no linger setting); the relay
+ *   batches by claiming up to `relay.batchSize` rows and overlaps the database with Kafka by
+ *   pipelining batches (src/relay/pipeline.ts).
  */
 function producerOptions(choices: PartitionChoices, transactionalId?: string) {
   return {
