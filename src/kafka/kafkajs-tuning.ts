@@ -13,7 +13,7 @@ import { crc32c } from './crc32c.js'
  *   a record is larger (Buffer construction alone was 11% of the relay's CPU);
  * - every varint is written through a fresh array and a fresh Buffer, every varlong through
  *   64-bit Long objects;
- * - a batch's records are appended one by one to a buffer that doubles and is copied as it grows.
+ * - a batch's records are appended one by one to a buffer that doubles and is copied as it grows;
  * - a batch's CRC-32C is computed a byte at a time (3% of the relay's CPU after the above).
  *
  * This module replaces those internals with equivalents written here that produce the same bytes
@@ -21,11 +21,12 @@ import { crc32c } from './crc32c.js'
  * a 400,000-row drain ran at ~31,000 events/s instead of ~19,000. It is imported by
  * src/kafka/client.ts before kafkajs.
  *
- * Two of the replacements are modules that kafkajs captures when it loads (`require` at the top of
- * the module using them), so each applies only if the module using it has not been loaded yet; in
- * an application that imported kafkajs before Postbox the partition grouping stays kafkajs's own,
- * which is slower but the same (`kafkajsTuning.skipped` says so). Any kafkajs version other than the one these were written
- * against is left untouched.
+ * Three of the replacements are modules that kafkajs captures when it loads (`require` at the top
+ * of the module using them), so each applies only if the module using it has not been loaded yet.
+ * The record encoder and the CRC are loaded with the produce request, on first use; the partition
+ * grouping with the producer, so in an application that imported kafkajs before Postbox it stays
+ * kafkajs's own, which is slower but the same (`kafkajsTuning.skipped` says so). Any kafkajs
+ * version other than the one these were written against is left untouched.
  */
 export interface KafkajsTuning {
   /** The kafkajs version found. */
