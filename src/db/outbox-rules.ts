@@ -19,13 +19,17 @@ function settled(row: string, idBound: string, horizon: string): string {
 /**
  * An earlier row of the same topic and key is parked: this one waits behind it (per-key order).
  * The md5 term matches the parked-key index, which holds a hash because a btree cannot hold long keys.
+ * The first, uncorrelated test runs once per statement and is false while nothing is parked (the
+ * usual case): the per-row lookup (an md5 and an index probe, ~1.7 µs a row, a third of a claim's
+ * own cost) then never runs.
  */
 function behindParkedRow(schema: string, row: string): string {
-  return `exists (
+  return `(exists (select 1 from ${schema}.outbox any_parked where any_parked.status = 'parked')
+      and exists (
         select 1 from ${schema}.outbox parked
         where parked.status = 'parked' and parked.topic = ${row}.topic
           and md5(parked.key) = md5(${row}.key) and parked.key = ${row}.key
-          and parked.id < ${row}.id)`
+          and parked.id < ${row}.id))`
 }
 
 /**

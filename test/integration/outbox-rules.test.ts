@@ -69,6 +69,19 @@ describe('outbox rules', () => {
     assert.equal(await status.publishableCount(db), before + 2)
   })
 
+  test('the claim skips a row behind a parked row of its topic and key and takes the rest', async () => {
+    const topic = uniqueName('rules.claim')
+    await insertRow(topic, 'a', 'parked')
+    const behind = await insertRow(topic, 'a')
+    const free = await insertRow(topic, 'b')
+    const other = await insertRow(uniqueName('rules.claim.other'), 'a')
+    const shards = [...new Set([behind.shard, free.shard, other.shard])]
+    const claimed = (await outbox.claimPendingBatch(db, shards, 10_000)).map((r) => r.id)
+    assert.ok(!claimed.includes(behind.id), 'the row behind the parked one waits')
+    assert.ok(claimed.includes(free.id), 'another key of the topic is claimed')
+    assert.ok(claimed.includes(other.id), 'the same key on another topic is claimed')
+  })
+
   test('a committed row behind an older open transaction that writes the outbox is unsettled, and the drain check still waits for it', async () => {
     const open = new pg.Client({ connectionString: own.url })
     await open.connect()
