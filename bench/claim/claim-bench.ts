@@ -2,10 +2,21 @@
 // a scratch database gets migrations 0001+0002, stale statistics (analyzed while small), then a
 // bulk backlog without analyze, as after an outage. Prints one table per section.
 // Usage: node --import tsx bench/claim/claim-bench.ts [--backlog 1000000] [--drain 200000] [--batch 2000]
+//        [--cursor-only: only today's drain and the cursor layout's, side by side, after the fill]
 
 import { readFileSync } from 'node:fs'
 import pg from 'pg'
-import { claimVariants, markVariants, prepareSideTables, prepareVariants, setLowWater } from './variants.js'
+import {
+  claimVariants,
+  cursorClaimSql,
+  cursorMarkSql,
+  cursorRetireSql,
+  markVariants,
+  prepareCursorLayout,
+  prepareSideTables,
+  prepareVariants,
+  setLowWater,
+} from './variants.js'
 
 const args = process.argv.slice(2)
 const option = (name: string, fallback: number) =>
@@ -167,6 +178,8 @@ async function drainSection(c: pg.Client, variantName: string, markName: string,
   console.log(`\n## drain ${total} rows: ${variantName} + ${markName}`)
   console.log('drained   claim ms  mark ms   claim buffers  (wall; cpu totals below)')
   const cpuStart = await backendCpuMs()
+  let claimCpu = 0
+  let markCpu = 0
   let drained = 0
   let iteration = 0
   const t0 = Date.now()
@@ -174,10 +187,14 @@ async function drainSection(c: pg.Client, variantName: string, markName: string,
     const values = claim.values(shards, batch)
     const report = iteration % 20 === 0
     const ex = report ? await inTx(c, claim.setup, () => explain(c, claim.sql, values)) : null
+    let at = await backendCpuMs()
     const [ms, r] = await inTx(c, claim.setup, () => timed(() => c.query<{ id: string }>(claim.sql, values)))
+    claimCpu += (await backendCpuMs()) - at
     const ids = r.rows.map((row) => row.id)
     if (ids.length === 0) break
+    at = await backendCpuMs()
     const [markMs] = await timed(() => c.query(mark.sql, mark.values(ids)))
+    markCpu += (await backendCpuMs()) - at
     drained += ids.length
     if (report && ex !== null)
       console.log(`${String(drained).padStart(7)}${fmt(ms)}${fmt(markMs)}${String(ex.buffers).padStart(12)}`)
@@ -186,7 +203,64 @@ async function drainSection(c: pg.Client, variantName: string, markName: string,
   const s = (Date.now() - t0) / 1000
   const cpu = (await backendCpuMs()) - cpuStart
   console.log(
-    `drained ${drained} in ${s.toFixed(1)} s wall (${Math.round(drained / s)} rows/s); backend cpu ${(cpu / 1000).toFixed(1)} s = ${((cpu * 1000) / drained).toFixed(1)} µs/row claim+mark (${Math.round(drained / (cpu / 1000))} rows/s per busy core)`,
+    `drained ${drained} in ${s.toFixed(1)} s wall (${Math.round(drained / s)} rows/s); backend cpu ${(cpu / 1000).toFixed(1)} s = ${((cpu * 1000) / drained).toFixed(1)} µs/row claim+mark (${Math.round(drained / (cpu / 1000))} rows/s per busy core); claim ${((claimCpu * 1000) / drained).toFixed(1)}, mark ${((markCpu * 1000) / drained).toFixed(1)} µs/row`,
+  )
+}
+
+/**
+ * The cursor layout (variants.ts, prepareCursorLayout) drained like drainSection: claim, advance
+ * every shard's cursor to the batch's last id, and retire the batch's rows by range. The three
+ * costs are reported apart; retiring could as well run later, or drop whole partitions.
+ */
+async function cursorDrainSection(c: pg.Client, total: number) {
+  const shards = Array.from({ length: 16 }, (_, i) => i)
+  const setup = ['set local enable_bitmapscan = off', 'set local enable_sort = off']
+  const bound = '9223372036854775807'
+  let position = '0'
+  const claimValues = () => [shards, shards.map(() => position), position, bound, batch]
+  const ex = await inTx(c, setup, () => explain(c, cursorClaimSql, claimValues()))
+  console.log(
+    `\n## drain ${total} rows: cursor layout (claim by cursor, one progress row per shard, retire by range)`,
+  )
+  console.log(`claim plan: ${ex.plan.join(' > ')}, ${ex.buffers} buffers for ${batch} rows`)
+  const cpu = { claim: 0, mark: 0, retire: 0 }
+  const wal = { mark: 0, retire: 0 }
+  let drained = 0
+  const t0 = Date.now()
+  while (drained < total) {
+    let at = await backendCpuMs()
+    const { rows } = await inTx(c, setup, () => c.query<{ id: string }>(cursorClaimSql, claimValues()))
+    cpu.claim += (await backendCpuMs()) - at
+    const last = rows.at(-1)?.id
+    if (last === undefined) break
+    const report = drained % 40_000 === 0
+    at = await backendCpuMs()
+    if (report)
+      wal.mark += (
+        await inTx(c, [], () => explain(c, cursorMarkSql, [shards, shards.map(() => last)]), true)
+      ).walBytes
+    else await c.query(cursorMarkSql, [shards, shards.map(() => last)])
+    cpu.mark += (await backendCpuMs()) - at
+    at = await backendCpuMs()
+    if (report)
+      wal.retire +=
+        (await inTx(c, [], () => explain(c, cursorRetireSql, [position, last]), true)).walBytes / rows.length
+    else await c.query(cursorRetireSql, [position, last])
+    cpu.retire += (await backendCpuMs()) - at
+    position = last
+    drained += rows.length
+  }
+  const s = (Date.now() - t0) / 1000
+  const perRow = (ms: number) => ((ms * 1000) / drained).toFixed(1)
+  console.log(
+    `drained ${drained} in ${s.toFixed(1)} s wall; backend cpu µs/row: claim ${perRow(cpu.claim)}, cursor update ${perRow(cpu.mark)}, retire ${perRow(cpu.retire)}; total ${perRow(cpu.claim + cpu.mark + cpu.retire)} (${Math.round(drained / ((cpu.claim + cpu.mark + cpu.retire) / 1000))} rows/s per busy core)`,
+  )
+  console.log(
+    `WAL: ~${Math.round(wal.mark / Math.max(1, Math.ceil(total / 40_000)))} bytes per cursor update (16 rows), ~${Math.round(wal.retire / Math.max(1, Math.ceil(total / 40_000)))} bytes per retired row`,
+  )
+  const after = await inTx(c, setup, () => explain(c, cursorClaimSql, claimValues()))
+  console.log(
+    `claim after the drain: ${after.buffers} buffers for ${batch} rows (dead rows retired, not vacuumed)`,
   )
 }
 
@@ -225,6 +299,14 @@ async function main() {
        from pg_stat_user_tables where relname = 'outbox'`,
     )
     console.log('# stats as the planner sees them:', JSON.stringify(stats.rows[0]))
+    if (args.includes('--cursor-only')) {
+      // Side by side at the same backlog: today's claim (plan pinned, as the relay's connections
+      // pin it) and mark, then the cursor layout, filled from the same pending rows first.
+      await prepareCursorLayout(c)
+      await drainSection(c, 'C1 today, no bitmap/sort', 'M1b today, status hidden', drain)
+      await cursorDrainSection(c, drain)
+      return
+    }
     await prepareSideTables(c, (rounds + 2) * batch)
     const low = await c.query<{ low: string }>(
       `select min(id) - 1 as low from postbox.outbox where status = 'pending'`,
@@ -242,6 +324,8 @@ async function main() {
     const [vacMs] = await timed(() => c.query('vacuum postbox.outbox'))
     console.log(`\n# vacuum took ${(vacMs / 1000).toFixed(1)} s`)
     await claimSection(c, `after vacuum (no analyze)`)
+    await prepareCursorLayout(c)
+    await cursorDrainSection(c, drain)
   } finally {
     await c.end().catch(() => {})
     await admin.query(`drop database if exists ${dbName} with (force)`)

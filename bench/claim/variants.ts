@@ -1,5 +1,4 @@
 // The claim and mark variants the claim benchmark compares. Schema is fixed: postbox.
-import { readFileSync } from 'node:fs'
 import type pg from 'pg'
 
 export interface ClaimVariant {
@@ -164,15 +163,37 @@ export const markVariants: MarkVariant[] = [
   },
 ]
 
+const claimPendingFunction = `
+create function postbox.claim_pending(shards smallint[], batch integer, id_bound bigint, horizon xid8)
+returns setof postbox.outbox
+language sql stable
+set enable_bitmapscan = off
+set enable_sort = off
+set enable_seqscan = off
+as $$
+  select o.*
+  from unnest(shards) as sh(shard)
+  cross join lateral (
+    select o.* from postbox.outbox o
+    where o.shard = sh.shard and o.status = 'pending'
+      and o.id <= id_bound
+      and o.txid < coalesce(horizon, pg_snapshot_xmax(pg_current_snapshot()))
+      and not exists (
+        select 1 from postbox.outbox p
+        where p.status = 'parked' and p.topic = o.topic and p.key = o.key and p.id < o.id)
+    order by o.id
+    limit batch
+  ) o
+  limit batch
+$$`
+
 /** Indexes and side tables the variants need; created before the bulk fill, as a migration would. */
 export async function prepareVariants(c: pg.Client) {
   await c.query(
     `create index outbox_pending_shard_idx on postbox.outbox (shard, id) where status = 'pending'`,
   )
-  // The claim function exactly as migration 0004 creates it.
-  const migration = readFileSync(new URL('../../migrations/0004_claim_by_shard.sql', import.meta.url), 'utf8')
-  const fn = migration.slice(migration.indexOf('create function'), migration.lastIndexOf('$$;') + 3)
-  await c.query(fn.replaceAll('{{schema}}', '"postbox"'))
+  // The claim function as it was measured for migration 0004 (not adopted: docs/CLAIM-PATH.md §2).
+  await c.query(claimPendingFunction)
   await c.query(
     `update postbox.shard_lease set owner = 'bench', epoch = 1, expires_at = now() + interval '1 day'`,
   )
@@ -205,3 +226,51 @@ export async function prepareSideTables(c: pg.Client, n: number) {
 export function setLowWater(v: number) {
   lowWater = v
 }
+
+/**
+ * The layout of docs/CLAIM-PATH.md §6.3, in Postgres alone: rows never change after insert, each
+ * shard's progress is one row, sent rows leave by id range, parked keys live in a small table.
+ * Filled from the pending rows of the backlog; not analyzed (the claim pins its plan as the relay's
+ * connections do).
+ */
+export async function prepareCursorLayout(c: pg.Client) {
+  await c.query(`create table postbox.outbox_log (
+      id bigint primary key, event_id uuid not null, event_type text not null, topic text not null,
+      key text not null, payload jsonb, headers jsonb not null, created_at timestamptz not null,
+      txid xid8 not null, shard smallint not null) with (autovacuum_enabled = off)`)
+  await c.query(
+    `insert into postbox.outbox_log
+     select id, event_id, event_type, topic, key, payload, headers, created_at, txid, shard
+     from postbox.outbox where status = 'pending' order by id`,
+  )
+  await c.query('create table postbox.shard_cursor (shard smallint primary key, position bigint not null)')
+  await c.query('insert into postbox.shard_cursor select g, 0 from generate_series(0, 15) g')
+  await c.query(
+    'create table postbox.parked_key (topic text not null, key text not null, id bigint not null, primary key (topic, key, id))',
+  )
+}
+
+/**
+ * Rows after each shard's cursor ($2: the positions of shards 0..15, $3 the smallest of them), in
+ * id order, up to the id bound; none behind a parked row of its key (looked up per row only while
+ * some key is parked, as the relay's claim does).
+ */
+export const cursorClaimSql = `
+  select o.id::text as id, o.event_id::text, o.event_type, o.topic, o.key, o.payload, o.headers,
+         o.created_at, o.shard
+  from postbox.outbox_log o
+  where o.shard = any($1::smallint[]) and o.id > $3::bigint and o.id <= $4::bigint
+    and o.id > ($2::bigint[])[o.shard + 1]
+    and not (exists (select 1 from postbox.parked_key) and exists (
+      select 1 from postbox.parked_key p where p.topic = o.topic and p.key = o.key and p.id < o.id))
+  order by o.id
+  limit $5`
+
+/** A batch taken in id order settles every owned shard up to its last id: one row per shard. */
+export const cursorMarkSql = `
+  update postbox.shard_cursor c set position = m.position
+  from unnest($1::smallint[], $2::bigint[]) as m(shard, position)
+  where c.shard = m.shard and c.position < m.position`
+
+/** Sent rows leave by range. */
+export const cursorRetireSql = 'delete from postbox.outbox_log where id > $1::bigint and id <= $2::bigint'
