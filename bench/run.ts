@@ -209,6 +209,18 @@ async function measureAll(scratch: Scratch, add: (figure: Figure) => void): Prom
     what: 'BEGIN + enqueueMany(100 rows) + COMMIT, median',
   })
 
+  // The small backlog again, by the CLI: the large drain's own yardstick, so the ratio below
+  // compares backlog sizes alone (the relay in the benchmark's process runs with V8's default
+  // heap sizing and shares nothing with the CLI's process).
+  step(`drain of ${n} committed rows by the relay CLI`)
+  const cliSmall = await measureCliDrain(stack, scratch, { name: 'cli', events: sizes.drain, batchSize })
+  add({
+    key: 'drain_events_per_s_cli',
+    value: cliSmall.steadyPerSecond,
+    unit: 'events/s',
+    what: `steady drain of ${n} rows, relay CLI`,
+  })
+
   const large = count(sizes.large)
   step(`drain of ${large} committed rows by the relay CLI`)
   const cli = await measureCliDrain(stack, scratch, { name: 'large', events: sizes.large, batchSize })
@@ -217,6 +229,12 @@ async function measureAll(scratch: Scratch, add: (figure: Figure) => void): Prom
     value: cli.steadyPerSecond,
     unit: 'events/s',
     what: `steady drain of ${large} rows, relay CLI`,
+  })
+  add({
+    key: 'drain_1m_vs_cli_ratio',
+    value: cli.steadyPerSecond / cliSmall.steadyPerSecond,
+    unit: '×',
+    what: `the ${large}-row CLI drain / the ${n}-row one`,
   })
   add({
     key: 'drain_total_s_1m',
