@@ -13,6 +13,8 @@ export interface RelayMetricsOptions {
   /**
    * Backlog gauges come from a status query run at scrape time; scrapes closer together than
    * this reuse the last answer, so several scrapers never load the database (default 2000 ms).
+   * The answer is also reused for 20× the time the query took (statusRefreshDue). 0 refreshes at
+   * every scrape.
    */
   statusMaxAgeMs?: number
   /** Also export Node's process metrics (CPU, memory, event-loop lag, GC) (default true). */
@@ -28,6 +30,23 @@ export interface RelayMetrics {
   /** Closes the status-query connection. Idempotent. */
   close(): Promise<void>
 }
+
+/**
+ * Whether the backlog gauges' status query runs again. It scans every pending row, so with a large
+ * backlog it is slow (~0.3 s and three parallel workers for 1,000,000 rows here): the last answer
+ * is reused for at least 20× the time the last query took, which keeps the query under ~5% of its
+ * connection's time however often /metrics is scraped, and the gauges' age in proportion to the
+ * backlog. `maxAgeMs` 0 refreshes at every scrape.
+ */
+export function statusRefreshDue(
+  now: number,
+  last: { at: number; tookMs: number },
+  maxAgeMs: number,
+): boolean {
+  if (maxAgeMs === 0) return true
+  return now - last.at >= Math.max(maxAgeMs, STATUS_COST_FACTOR * last.tookMs)
+}
+const STATUS_COST_FACTOR = 20
 
 /** Commit→ack latency spans a few ms (NOTIFY wake-up) to a minute (backoff while Kafka is down). */
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]
@@ -155,7 +174,7 @@ export function createRelayMetrics(config: ResolvedConfig, options: RelayMetrics
   }
 
   let db: Database | null = null
-  let lastStatusAt = Number.NEGATIVE_INFINITY
+  let lastStatus = { at: Number.NEGATIVE_INFINITY, tookMs: 0 }
   const queries = statusQueries(config.schema)
   const tableWide = [pending, oldestAge, parked, relayShards, heartbeatAge]
 
@@ -178,12 +197,13 @@ export function createRelayMetrics(config: ResolvedConfig, options: RelayMetrics
   }
 
   const refreshTableWide = async () => {
-    if (Date.now() - lastStatusAt < statusMaxAgeMs) return
+    if (!statusRefreshDue(Date.now(), lastStatus, statusMaxAgeMs)) return
     db ??= openDatabase(config.databaseUrl, `postbox-relay ${config.relay.id} metrics`, 1)
     try {
+      const started = Date.now()
       const topics = await queries.topics(db)
       setTableWide(topics, await queries.relays(db))
-      lastStatusAt = Date.now()
+      lastStatus = { at: Date.now(), tookMs: Date.now() - started }
     } catch (error) {
       // The scrape still answers with the last values; readiness reports the outage.
       errors.inc({ dependency: 'postgres' })
@@ -193,7 +213,7 @@ export function createRelayMetrics(config: ResolvedConfig, options: RelayMetrics
 
   const stopExporting = () => {
     for (const gauge of tableWide) gauge.reset()
-    lastStatusAt = Number.NEGATIVE_INFINITY
+    lastStatus = { at: Number.NEGATIVE_INFINITY, tookMs: 0 }
   }
 
   return {
