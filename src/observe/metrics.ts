@@ -31,6 +31,8 @@ export interface RelayMetrics {
   close(): Promise<void>
 }
 
+const STATUS_COST_FACTOR = 20
+
 /**
  * Whether the backlog gauges' status query runs again. It scans every pending row, so with a large
  * backlog it is slow (~0.3 s and three parallel workers for 1,000,000 rows here): the last answer
@@ -46,7 +48,6 @@ export function statusRefreshDue(
   if (maxAgeMs === 0) return true
   return now - last.at >= Math.max(maxAgeMs, STATUS_COST_FACTOR * last.tookMs)
 }
-const STATUS_COST_FACTOR = 20
 
 /** Commit→ack latency spans a few ms (NOTIFY wake-up) to a minute (backoff while Kafka is down). */
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]
