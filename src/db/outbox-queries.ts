@@ -55,9 +55,6 @@ export function outboxQueries(schemaName: string) {
     from jsonb_to_recordset($1::jsonb)
       as r(event_id uuid, event_type text, topic text, key text, payload jsonb, headers jsonb)
     returning id::text`
-  const insertAndNotifySql = `
-    with inserted as (${insertSql})
-    select inserted.id from inserted, (${notifySelect('$2')}) as notified`
 
   // One row (enqueue, tombstone): a plain VALUES insert. Postgres parses and plans it in a fraction
   // of the recordset form's time, which is most of what one enqueue costs besides its round trip.
@@ -65,9 +62,25 @@ export function outboxQueries(schemaName: string) {
     insert into ${s}.outbox (event_id, event_type, topic, key, payload, headers)
     values ($1::uuid, $2::text, $3::text, $4::text, $5::jsonb, $6::jsonb)
     returning id::text`
-  const insertOneAndNotifySql = `
-    with inserted as (${insertOneSql})
-    select inserted.id from inserted, (${notifySelect('$7')}) as notified`
+
+  // Each insert as it is, and with a NOTIFY on the channel given as the parameter after its own.
+  const withNotify = (insert: string, channel: string) => `
+    with inserted as (${insert})
+    select inserted.id from inserted, (${notifySelect(channel)}) as notified`
+  const recordsetInsert = { plain: insertSql, notifying: withNotify(insertSql, '$2') }
+  const oneRowInsert = { plain: insertOneSql, notifying: withNotify(insertOneSql, '$7') }
+  const insertedIds = async (
+    db: SqlExecutor,
+    insert: { plain: string; notifying: string },
+    values: readonly unknown[],
+    notifyChannel: string | null,
+  ) => {
+    const rows =
+      notifyChannel === null
+        ? await db.query<{ id: string }>(insert.plain, values)
+        : await db.query<{ id: string }>(insert.notifying, [...values, notifyChannel])
+    return rows.map((r) => r.id)
+  }
 
   // A value's size as JSON text without converting small values (the conversion is most of the
   // cost): a value stored in under 2 kB is not compressed, and its binary size is close to its text.
@@ -134,12 +147,7 @@ export function outboxQueries(schemaName: string) {
   return {
     /** Writes many outbox rows in one statement inside the caller's transaction. */
     async insertOutboxRows(db: SqlExecutor, rows: readonly NewOutboxRow[], notifyChannel: string | null) {
-      const json = JSON.stringify(rows)
-      const result =
-        notifyChannel === null
-          ? await db.query<{ id: string }>(insertSql, [json])
-          : await db.query<{ id: string }>(insertAndNotifySql, [json, notifyChannel])
-      return result.map((r) => r.id)
+      return insertedIds(db, recordsetInsert, [JSON.stringify(rows)], notifyChannel)
     },
 
     /** Writes one outbox row inside the caller's transaction; returns its id. */
@@ -147,13 +155,9 @@ export function outboxQueries(schemaName: string) {
       // A null or absent payload is a tombstone, as in the recordset form.
       const payload = row.payload === null || row.payload === undefined ? null : JSON.stringify(row.payload)
       const values = [row.event_id, row.event_type, row.topic, row.key, payload, JSON.stringify(row.headers)]
-      const result =
-        notifyChannel === null
-          ? await db.query<{ id: string }>(insertOneSql, values)
-          : await db.query<{ id: string }>(insertOneAndNotifySql, [...values, notifyChannel])
-      const [inserted] = result
-      if (inserted === undefined) throw new Error('the outbox insert returned no id')
-      return inserted.id
+      const [id] = await insertedIds(db, oneRowInsert, values, notifyChannel)
+      if (id === undefined) throw new Error('the outbox insert returned no id')
+      return id
     },
 
     /** Where claiming stops now (src/db/horizon.ts). */
