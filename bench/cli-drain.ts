@@ -86,7 +86,7 @@ function metricsReady(child: ChildProcess, port: number, log: string[]): Promise
 export async function measureCliDrain(
   stack: Stack,
   scratch: Scratch,
-  options: { name: string; events: number; batchSize?: number },
+  options: { name: string; events: number; batchSize?: number; sentRows?: 'keep' | 'delete' },
 ): Promise<CliDrainResult> {
   const db = await scratch.database(options.name)
   // Inside the project, so the compiled files resolve its node_modules and its "type": "module".
@@ -111,7 +111,7 @@ async function drainWithCli(
   stack: Stack,
   db: { url: string; name: string; topic: string },
   build: string,
-  options: { name: string; events: number; batchSize?: number },
+  options: { name: string; events: number; batchSize?: number; sentRows?: 'keep' | 'delete' },
 ): Promise<CliDrainResult> {
   const port = await freePort()
   const cpu = await samplePgCpu(stack.databaseUrl, db.name)
@@ -128,6 +128,7 @@ async function drainWithCli(
       LOG_LEVEL: 'warn',
       BENCH_TOPIC: db.topic,
       BENCH_BATCH_SIZE: String(options.batchSize ?? ''),
+      BENCH_SENT_ROWS: options.sentRows ?? 'keep',
       BENCH_HTTP_PORT: String(port),
     },
   })

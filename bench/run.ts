@@ -268,6 +268,58 @@ async function measureAll(scratch: Scratch, add: (figure: Figure) => void): Prom
   })
   add({ key: 'rss_end_mb', value: cli.rssEndMb, unit: 'MB', what: 'its RSS at the last' })
 
+  // The same two drains by relays that delete what they publish (relay.sentRows: 'delete').
+  step(`drain of ${n} committed rows by the relay CLI, sent rows deleted`)
+  const cliSmallDelete = await measureCliDrain(stack, scratch, {
+    name: 'clidel',
+    events: sizes.drain,
+    batchSize,
+    sentRows: 'delete',
+  })
+  add({
+    key: 'drain_events_per_s_cli_delete',
+    value: cliSmallDelete.steadyPerSecond,
+    unit: 'events/s',
+    what: `steady drain of ${n} rows, relay CLI, sentRows: 'delete'`,
+  })
+  step(`drain of ${large} committed rows by the relay CLI, sent rows deleted`)
+  const cliDelete = await measureCliDrain(stack, scratch, {
+    name: 'largedel',
+    events: sizes.large,
+    batchSize,
+    sentRows: 'delete',
+  })
+  add({
+    key: 'drain_events_per_s_1m_delete',
+    value: cliDelete.steadyPerSecond,
+    unit: 'events/s',
+    what: `steady drain of ${large} rows, relay CLI, sentRows: 'delete'`,
+  })
+  add({
+    key: 'drain_1m_vs_cli_ratio_delete',
+    value: cliDelete.steadyPerSecond / cliSmallDelete.steadyPerSecond,
+    unit: '×',
+    what: `the ${large}-row / ${n}-row CLI drains, sentRows: 'delete'`,
+  })
+  add({
+    key: 'pg_cpu_ms_per_1k_events_1m_delete',
+    value: cliDelete.pgCpuMsPer1k,
+    unit: 'ms',
+    what: `relay's Postgres backends, ${large}-row drain, sentRows: 'delete'`,
+  })
+  add({
+    key: 'relay_cpu_ms_per_1k_events_1m_delete',
+    value: cliDelete.relayCpuMsPer1k,
+    unit: 'ms',
+    what: 'relay CLI process, same drain',
+  })
+  add({
+    key: 'rss_max_mb_delete',
+    value: cliDelete.rssMaxMb,
+    unit: 'MB',
+    what: 'relay CLI peak RSS (VmHWM) over that drain',
+  })
+
   step('naive poller')
   const naive = await measureNaivePoller(stack, scratch, { events: sizes.naive })
   add({

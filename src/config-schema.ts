@@ -57,6 +57,7 @@ const relaySchema = z.strictObject({
     })
     .nullable()
     .optional(),
+  sentRows: z.enum(['keep', 'delete']).optional(),
   transactionalIdPrefix: z
     .string()
     .regex(/^[a-zA-Z0-9._-]{1,200}$/, 'use 1 to 200 letters, digits, . _ - (it names a topic)')

@@ -3,6 +3,7 @@
 // bulk backlog without analyze, as after an outage. Prints one table per section.
 // Usage: node --import tsx bench/claim/claim-bench.ts [--backlog 1000000] [--drain 200000] [--batch 2000]
 //        [--cursor-only: only today's drain and the cursor layout's, side by side, after the fill]
+//        [--delete-only: today's drain with the mark, then with the rows deleted instead (relay.sentRows)]
 
 import { readFileSync } from 'node:fs'
 import pg from 'pg'
@@ -299,6 +300,11 @@ async function main() {
        from pg_stat_user_tables where relname = 'outbox'`,
     )
     console.log('# stats as the planner sees them:', JSON.stringify(stats.rows[0]))
+    if (args.includes('--delete-only')) {
+      await drainSection(c, 'C1 today, no bitmap/sort', 'M1b today, status hidden', drain)
+      await drainSection(c, 'C1 today, no bitmap/sort', 'M9 delete on publish', drain)
+      return
+    }
     if (args.includes('--cursor-only')) {
       // Side by side at the same backlog: today's claim (plan pinned, as the relay's connections
       // pin it) and mark, then the cursor layout, filled from the same pending rows first.

@@ -111,6 +111,16 @@ export const markVariants: MarkVariant[] = [
     pick: pickPending('postbox.outbox'),
   },
   {
+    name: 'M9 delete on publish',
+    table: 'postbox.outbox',
+    sql: `${leaseCte}
+      delete from postbox.outbox o
+      where o.id = any($1::bigint[]) and (o.status = 'pending') is true and o.shard in (select shard from held)
+      returning o.id::text`,
+    values: leaseValues,
+    pick: pickPending('postbox.outbox'),
+  },
+  {
     name: 'M2b unnest, status hidden',
     table: 'postbox.outbox',
     sql: `${leaseCte}

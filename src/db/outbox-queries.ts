@@ -38,6 +38,11 @@ export interface NewOutboxRow {
 }
 
 /**
+ * What marking a published row does: keep it as `sent` (for replay, until retention), or delete it.
+ */
+export type SentRows = 'keep' | 'delete'
+
+/**
  * Outbox ids (digit strings) as one Postgres array literal: `pg` would quote and escape each of the
  * thousands of ids a claim excludes or a mark lists, one string concatenation at a time.
  */
@@ -46,7 +51,7 @@ function idArray(ids: readonly string[]): string {
 }
 
 /** Hot outbox queries, their SQL written out once per configured schema. */
-export function outboxQueries(schemaName: string) {
+export function outboxQueries(schemaName: string, sentRows: SentRows = 'keep') {
   const s = quoteIdentifier(schemaName)
 
   const insertSql = `
@@ -122,10 +127,16 @@ export function outboxQueries(schemaName: string) {
       for update of l
     )`
 
+  // Kept: a new version of the whole row (and its primary-key entry). Deleted: the row version is
+  // only stamped, with a few dozen bytes of WAL; measured in Postgres alone at a 1,000,000-row
+  // backlog, 10.9 against 4.5 µs of backend CPU per row (bench/claim, --delete-only).
   const markSentSql = `
     with ${heldSql('$2', '$3', '$4')}
-    update ${s}.outbox o
-    set status = 'sent', sent_at = now()
+    ${
+      sentRows === 'keep'
+        ? `update ${s}.outbox o set status = 'sent', sent_at = now()`
+        : `delete from ${s}.outbox o`
+    }
     where o.id = any($1::bigint[]) and (o.status = 'pending') is true and o.shard in (select shard from held)
     returning o.id::text`
 
@@ -181,7 +192,10 @@ export function outboxQueries(schemaName: string) {
       return db.query<ClaimedRow>(claimSql, [shards, limit, idBound, horizon, idArray(exclude), maxBytes])
     },
 
-    /** Returns the ids actually marked; ids of shards whose lease moved on are left pending. */
+    /**
+     * Marks published rows sent, or deletes them (`sentRows`). Returns the ids actually marked; ids
+     * of shards whose lease moved on are left pending.
+     */
     async markSent(
       db: SqlExecutor,
       ids: readonly string[],

@@ -1,7 +1,7 @@
 import { eventTypeQueries } from '../db/event-type-queries.js'
 import type { SqlExecutor } from '../db/executor.js'
 import { clusterIdentity, leaseQueries, oldestOpenTransaction } from '../db/lease-queries.js'
-import { outboxQueries } from '../db/outbox-queries.js'
+import { outboxQueries, type SentRows } from '../db/outbox-queries.js'
 import { progressQueries } from '../db/progress-queries.js'
 import type { RegistryClient } from '../schema/registry.js'
 
@@ -31,9 +31,9 @@ export interface RelayQueries {
   clusterIdentity: typeof clusterIdentity
 }
 
-export function relayQueries(schema: string): RelayQueries {
+export function relayQueries(schema: string, sentRows: SentRows = 'keep'): RelayQueries {
   return {
-    outbox: outboxQueries(schema),
+    outbox: outboxQueries(schema, sentRows),
     leases: leaseQueries(schema),
     progress: progressQueries(schema),
     eventTypes: eventTypeQueries(schema),

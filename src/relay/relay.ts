@@ -64,7 +64,7 @@ export class Relay {
     this.db = parts.db ?? databaseFromConfig(config)
     this.kafka = parts.kafka ?? kafkaFromConfig(config, this.logger)
     this.registry = parts.registry ?? registryFromConfig(config)
-    this.queries = parts.queries ?? relayQueries(config.schema)
+    this.queries = parts.queries ?? relayQueries(config.schema, config.relay.sentRows)
     this.backoff = new Backoff(config.relay.backoff.initialMs, config.relay.backoff.maxMs)
     this.degradation = new Degradation(this.logger, this.clock)
     this.stall = new StallWatch(this.db, this.queries, config.relay.stallWarningMs, this.logger, this.clock)

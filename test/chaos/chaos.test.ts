@@ -129,6 +129,17 @@ describe('chaos', { concurrency: 1 }, () => {
     await runScenario('exactly-once kill -9 x10', killRelayTenTimes, { exactlyOnce: true })
   })
 
+  test("sentRows 'delete': kill -9 of the relay at ten random moments loses nothing and keeps every key in order", async () => {
+    await runScenario('delete on publish, kill -9 x10', killRelayTenTimes, { deleteSent: true })
+  })
+
+  test("sentRows 'delete', exactly-once: kill -9 of the relay at ten random moments leaves zero duplicates", async () => {
+    await runScenario('exactly-once, delete on publish, kill -9 x10', killRelayTenTimes, {
+      exactlyOnce: true,
+      deleteSent: true,
+    })
+  })
+
   test('exactly-once: a relay frozen past its lease is fenced by the new owner and publishes nothing late', async () => {
     await runScenario('exactly-once two relays + SIGSTOP', freezeRelayPastItsLease, { exactlyOnce: true })
   })

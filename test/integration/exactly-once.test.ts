@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test'
 import { Kafka, logLevel } from 'kafkajs'
 import knexFactory, { type Knex } from 'knex'
 import { type OrderRow, orderEvent } from '../support/events.js'
+import { lastCommittedProgressToken } from '../support/progress.js'
 import { outboxFor, readTopic, startRelay } from '../support/relay.js'
 import { createMigratedDatabase, queryRows, stack, uniqueName, waitFor } from '../support/stack.js'
 
@@ -17,24 +18,6 @@ describe("delivery: 'exactly-once'", () => {
     await knex.destroy()
     await db.drop()
   })
-
-  async function lastCommittedToken(shard: number): Promise<string> {
-    const { kafkaClient } = await import('../../src/kafka/client.js')
-    const { silentLogger } = await import('../../src/observe/logger.js')
-    const { stack } = await import('../support/stack.js')
-    const [cluster] = await queryRows<{ id: string; name: string }>(
-      db.url,
-      'select system_identifier::text as id, current_database() as name from pg_control_system()',
-    )
-    const prefix = `postbox.${cluster?.id}.${cluster?.name}.postbox`
-    const tokens = await kafkaClient(stack.brokers, 'test', silentLogger).committedProgress(
-      `${prefix}.progress`,
-      `${prefix}.progress`,
-    )
-    const token = tokens.get(shard)
-    assert.ok(token, 'a progress token was committed for the shard')
-    return token
-  }
 
   const order = (id: number, version: number): OrderRow => ({
     id,
@@ -108,7 +91,7 @@ describe("delivery: 'exactly-once'", () => {
       [topic],
     )
     assert.ok(row)
-    const token = await lastCommittedToken(row.shard)
+    const token = await lastCommittedProgressToken(db.url, row.shard)
     await queryRows(
       db.url,
       `insert into postbox.inflight_batch (token, shard, ids, relay) values ($1, $2, $3, 'gone')`,
@@ -160,7 +143,7 @@ describe("delivery: 'exactly-once'", () => {
     )
     const [older, newer] = rows.sort((a, b) => Number(a.id) - Number(b.id))
     assert.ok(older && newer && older.shard === newer.shard)
-    const committed = await lastCommittedToken(newer.shard)
+    const committed = await lastCommittedProgressToken(db.url, newer.shard)
     // A third row of the key, recorded after the committed token: its transaction did not commit.
     await knex.transaction((trx) => outbox.enqueue(trx, Event, order(7, 3)))
     const [late] = await queryRows<{ id: string; shard: number }>(
