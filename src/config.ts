@@ -92,7 +92,7 @@ export interface RelaySettings {
    * What becomes of a row once Kafka has acknowledged it. keep (default): it is marked sent and
    * stays for `replay` until retention or `purge` deletes it. delete: the statement that would mark
    * it deletes it instead, which costs Postgres less than half as much per row; nothing is left
-   * to replay, and the `sent/min` of `postbox status` stays 0 (the relay's metrics still count).
+   * to replay (`postbox status` still counts them: migration 0006).
    */
   sentRows?: SentRows
   /**

@@ -105,3 +105,9 @@ export async function classified<T>(call: () => Promise<T>): Promise<T> {
     throw classifyPgError(error)
   }
 }
+
+/** 42P01 undefined_table, raw from pg or classified: a migration that adds the table is pending. */
+export function isUndefinedTable(error: unknown): boolean {
+  if (error instanceof DatabaseError) return error.sqlstate === '42P01'
+  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === '42P01'
+}

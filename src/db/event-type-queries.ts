@@ -1,4 +1,5 @@
-import { DatabaseError, MigrationError } from '../errors.js'
+import { MigrationError } from '../errors.js'
+import { isUndefinedTable } from './errors.js'
 import type { SqlExecutor } from './executor.js'
 import { quoteIdentifier } from './identifier.js'
 
@@ -31,10 +32,4 @@ export function eventTypeQueries(schemaName: string) {
       }
     },
   }
-}
-
-/** 42P01 undefined_table, raw from pg or classified. */
-function isUndefinedTable(error: unknown): boolean {
-  if (error instanceof DatabaseError) return error.sqlstate === '42P01'
-  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === '42P01'
 }

@@ -61,6 +61,7 @@ export function grantsSql(
     'relay',
     'inflight_batch',
     'event_type',
+    'sent_count',
     'postbox_migrations',
     'postbox_migrations_lock',
   ].map((t) => `${s}.${t}`)
@@ -130,6 +131,8 @@ export function grantsSql(
       `grant select, update (owner, epoch, expires_at) on ${s}.shard_lease to ${relay}`,
       `grant select, insert (id, host, pid), update (heartbeat_at), delete on ${s}.relay to ${relay}`,
       `grant select, insert, delete on ${s}.inflight_batch to ${relay}`,
+      // UPDATE of one column only because the trim locks rows (`for update skip locked`), which needs it.
+      `grant select, insert, update (rows), delete on ${s}.sent_count to ${relay}`,
       statement(`
         -- A starting relay registers its catalog's event types and topics for SQL-level enqueue.
         grant select, insert (type, topic), update (topic, updated_at) on ${s}.event_type to ${relay}`),

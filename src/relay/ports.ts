@@ -22,7 +22,7 @@ export interface RelayDatabase extends SqlExecutor {
 export interface RelayQueries {
   outbox: Pick<
     ReturnType<typeof outboxQueries>,
-    'claimPendingBatch' | 'markSent' | 'parkRow' | 'unsettledRows'
+    'claimPendingBatch' | 'markSent' | 'parkRow' | 'unsettledRows' | 'checkMarkTables'
   >
   leases: ReturnType<typeof leaseQueries>
   progress: ReturnType<typeof progressQueries>

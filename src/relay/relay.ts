@@ -145,6 +145,7 @@ export class Relay {
     this.schemaIds = ids
     const eventTypes = this.config.catalog.events.map(({ type, topic }) => ({ type, topic }))
     await this.queries.eventTypes.upsertEventTypes(this.db, eventTypes)
+    await this.queries.outbox.checkMarkTables(this.db)
     if (this.config.relay.createTopics) {
       const specs = new Map(
         this.config.catalog.events.map((e) => [

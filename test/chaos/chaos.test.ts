@@ -140,6 +140,13 @@ describe('chaos', { concurrency: 1 }, () => {
     })
   })
 
+  test("sentRows 'delete', exactly-once: a relay frozen past its lease is fenced by the new owner: nothing lost, no duplicates", async () => {
+    await runScenario('exactly-once, delete on publish, two relays + SIGSTOP', freezeRelayPastItsLease, {
+      exactlyOnce: true,
+      deleteSent: true,
+    })
+  })
+
   test('exactly-once: a relay frozen past its lease is fenced by the new owner and publishes nothing late', async () => {
     await runScenario('exactly-once two relays + SIGSTOP', freezeRelayPastItsLease, { exactlyOnce: true })
   })

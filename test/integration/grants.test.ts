@@ -285,6 +285,30 @@ describe('postbox grants: an owner, an enqueue-only application role and a relay
     }
   })
 
+  test("a relay under the relay role with sentRows 'delete' deletes what it published and counts it for status", async () => {
+    const deleteTopic = uniqueName('grants.delete')
+    const DeleteEvent = orderEvent(deleteTopic)
+    await inTransaction(appPool, (client) =>
+      outboxFor([DeleteEvent]).enqueueMany(client, DeleteEvent, [orderRow(5), orderRow(6)]),
+    )
+    const relay = await startRelay(asRole(db.url, roles.relay), [OrderChanged, DeleteEvent], {
+      sentRows: 'delete',
+    })
+    try {
+      await waitFor('both rows published and deleted', async () => {
+        const [row] = await asAdmin<{ left: number; counted: number }>(
+          `select (select count(*)::int from postbox.outbox where topic = $1) as left,
+                  (select coalesce(sum(rows), 0)::int from postbox.sent_count where topic = $1) as counted`,
+          [deleteTopic],
+        )
+        return row?.left === 0 && row.counted === 2 ? true : undefined
+      })
+      assert.equal((await readTopic(deleteTopic)).length, 2)
+    } finally {
+      await relay.stop()
+    }
+  })
+
   test('the owner role can re-run grants itself after a migration, without an administrator', async () => {
     const rerun = await cli(roles.owner, 'grants', '--apply', ...roleOptions)
     assert.equal(rerun.code, 0, rerun.stderr)

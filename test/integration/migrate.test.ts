@@ -20,6 +20,7 @@ describe('migrate', () => {
       '0003_parked_key_hash.sql',
       '0004_id_cache.sql',
       '0005_sql_enqueue.sql',
+      '0006_sent_count.sql',
     ])
     const tables = await queryRows<{ table_name: string }>(
       db.url,
@@ -34,6 +35,7 @@ describe('migrate', () => {
         'postbox_migrations',
         'postbox_migrations_lock',
         'relay',
+        'sent_count',
         'shard_lease',
       ],
     )

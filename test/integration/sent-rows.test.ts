@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
 import knexFactory, { type Knex } from 'knex'
-import { ConfigError } from '../../src/index.js'
+import { ConfigError, MigrationError } from '../../src/index.js'
 import { resolveConfig } from '../../src/relay-api.js'
+import { runPostbox } from '../support/cli.js'
 import { orderEvent, orderRow } from '../support/events.js'
 import { lastCommittedProgressToken } from '../support/progress.js'
-import { outboxFor, readTopic, relaySettings, startRelay } from '../support/relay.js'
+import { outboxFor, readTopic, relaySettings, startFailure, startRelay } from '../support/relay.js'
 import { createMigratedDatabase, queryRows, uniqueName, waitFor } from '../support/stack.js'
 
 let db: Awaited<ReturnType<typeof createMigratedDatabase>>
@@ -58,6 +59,17 @@ test("sentRows 'delete': published rows leave the outbox, in key order in Kafka;
   } finally {
     await relay.stop()
   }
+  // The deleted rows are still counted as sent in the last minute.
+  const status = await runPostbox(['status', '--json'], { databaseUrl: db.url })
+  assert.equal(status.code, 0, status.stderr)
+  const report = JSON.parse(status.stdout) as {
+    topics: { topic: string; pending: number; parked: number; sentLastMinute: number }[]
+  }
+  const counts = report.topics.find((t) => t.topic === topic)
+  assert.deepEqual(
+    counts && { pending: counts.pending, parked: counts.parked, sentLastMinute: counts.sentLastMinute },
+    { pending: 1, parked: 1, sentLastMinute: 13 },
+  )
   const records = await readTopic(topic)
   const byKey = new Map<string, (number | null)[]>()
   for (const r of records) {
@@ -106,6 +118,42 @@ test("sentRows 'delete', exactly-once: a relay taking a shard over deletes the l
     assert.equal((await readTopic(topic)).length, 1, 'not published a second time')
   } finally {
     await second.stop()
+  }
+})
+
+test("before migration 0006: a sentRows 'delete' relay refuses to start, and status still answers and names the migration", async () => {
+  const old = await createMigratedDatabase('pbsentrowsold')
+  try {
+    await queryRows(
+      old.url,
+      "drop table postbox.sent_count; delete from postbox.postbox_migrations where name = '0006_sent_count.sql'",
+    )
+    const Event = orderEvent(uniqueName('sentrows.old'))
+    const failure = await startFailure(relaySettings(old.url, [Event], { sentRows: 'delete' }))
+    assert.ok(failure instanceof MigrationError, String(failure))
+    assert.match(
+      failure.message,
+      /no sent_count table \(migration 0006_sent_count\.sql\).*run postbox migrate/,
+    )
+    await queryRows(
+      old.url,
+      `insert into postbox.outbox (event_id, event_type, topic, key, payload)
+       values (gen_random_uuid(), $1, $2, '1', '{}')`,
+      [Event.type, Event.topic],
+    )
+    const status = await runPostbox(['status', '--json'], { databaseUrl: old.url })
+    assert.equal(status.code, 0, status.stderr)
+    const report = JSON.parse(status.stdout) as {
+      topics: { topic: string; pending: number }[]
+      pendingMigrations: string[]
+    }
+    assert.deepEqual(
+      report.topics.map((t) => [t.topic, t.pending]),
+      [[Event.topic, 1]],
+    )
+    assert.deepEqual(report.pendingMigrations, ['0006_sent_count.sql'])
+  } finally {
+    await old.drop()
   }
 })
 

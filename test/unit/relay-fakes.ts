@@ -178,6 +178,7 @@ export class MemoryStore {
           return true
         },
         unsettledRows: async () => ({ rows: 0, oldestSeconds: null, holderPid: null }),
+        checkMarkTables: async () => {},
       },
       leases: this.leaseTable.queries(),
       progress: {
