@@ -83,10 +83,18 @@ function metricsReady(child: ChildProcess, port: number, log: string[]): Promise
   })
 }
 
+/** One CLI drain: its database's name, the backlog, the relay's batch size and what it does with sent rows. */
+export interface CliDrainOptions {
+  name: string
+  events: number
+  batchSize?: number
+  sentRows?: 'keep' | 'delete'
+}
+
 export async function measureCliDrain(
   stack: Stack,
   scratch: Scratch,
-  options: { name: string; events: number; batchSize?: number; sentRows?: 'keep' | 'delete' },
+  options: CliDrainOptions,
 ): Promise<CliDrainResult> {
   const db = await scratch.database(options.name)
   // Inside the project, so the compiled files resolve its node_modules and its "type": "module".
@@ -111,7 +119,7 @@ async function drainWithCli(
   stack: Stack,
   db: { url: string; name: string; topic: string },
   build: string,
-  options: { name: string; events: number; batchSize?: number; sentRows?: 'keep' | 'delete' },
+  options: CliDrainOptions,
 ): Promise<CliDrainResult> {
   const port = await freePort()
   const cpu = await samplePgCpu(stack.databaseUrl, db.name)
