@@ -7,7 +7,7 @@ import { readFileSync, rmSync } from 'node:fs'
 import { type AddressInfo, createServer } from 'node:net'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { processCpuMs, samplePgCpu } from './pg-cpu.js'
+import { listenerPid, machineBusyMs, processCpuMs, samplePgCpu } from './pg-cpu.js'
 import { explainStall, fillBacklog, type Scratch, type Stack } from './stack.js'
 import { type Point, STALL_MS, sleep, steadyRate } from './timeline.js'
 
@@ -25,6 +25,10 @@ export interface CliDrainResult {
   relayCpuMsPer1k: number
   pgCpuMsPer1k: number
   pgAutovacuumMsPer1k: number
+  /** The Kafka broker's process (found by its port), NaN when it is not local. */
+  brokerCpuMsPer1k: number
+  /** Every process of the machine together, from the relay's start to the last acknowledgement. */
+  machineCpuMsPer1k: number
 }
 
 function statusMb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
@@ -123,6 +127,9 @@ async function drainWithCli(
 ): Promise<CliDrainResult> {
   const port = await freePort()
   const cpu = await samplePgCpu(stack.databaseUrl, db.name)
+  const brokerPid = listenerPid(Number(stack.brokers[0]?.split(':').at(-1)))
+  const brokerStartMs = brokerPid === null ? null : processCpuMs(brokerPid)
+  const machineStartMs = machineBusyMs()
   const started = performance.now()
   const child = spawn(process.execPath, [join(build, 'bin', 'postbox.js'), 'relay'], {
     cwd: root,
@@ -148,6 +155,8 @@ async function drainWithCli(
   let rssMaxMb = Number.NaN
   let rssEndMb = Number.NaN
   let relayCpuMs = 0
+  let brokerCpuMs = Number.NaN
+  let machineCpuMs = Number.NaN
   let pgCpu: Awaited<ReturnType<typeof cpu.stop>>
   try {
     await metricsReady(child, port, log)
@@ -170,6 +179,9 @@ async function drainWithCli(
     rssMaxMb = statusMb(pid, 'VmHWM')
     rssEndMb = statusMb(pid, 'VmRSS')
     relayCpuMs = processCpuMs(pid) ?? Number.NaN
+    machineCpuMs = machineBusyMs() - machineStartMs
+    const brokerEndMs = brokerPid === null ? null : processCpuMs(brokerPid)
+    if (brokerStartMs !== null && brokerEndMs !== null) brokerCpuMs = brokerEndMs - brokerStartMs
   } finally {
     pgCpu = await cpu.stop()
     child.kill('SIGTERM')
@@ -188,5 +200,7 @@ async function drainWithCli(
     relayCpuMsPer1k: relayCpuMs / perThousand,
     pgCpuMsPer1k: pgCpu.relayMs / perThousand,
     pgAutovacuumMsPer1k: pgCpu.autovacuumMs / perThousand,
+    brokerCpuMsPer1k: brokerCpuMs / perThousand,
+    machineCpuMsPer1k: machineCpuMs / perThousand,
   }
 }

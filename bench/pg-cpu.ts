@@ -77,3 +77,25 @@ export async function samplePgCpu(
     },
   }
 }
+
+/** The process listening on a local TCP port (the broker's), or null when `ss` cannot tell. */
+export function listenerPid(port: number): number | null {
+  try {
+    const line = execFileSync('ss', ['-ltnpH', `sport = :${port}`]).toString()
+    const match = /pid=(\d+)/.exec(line)
+    return match ? Number(match[1]) : null
+  } catch {
+    return null
+  }
+}
+
+/** CPU milliseconds the whole machine has been busy (every state but idle and iowait), all cores. */
+export function machineBusyMs(): number {
+  const fields = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '')
+    .trim()
+    .split(/\s+/)
+    .slice(1)
+    .map(Number)
+  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = fields
+  return ((user + nice + system + irq + softirq + steal) * 1000) / ticksPerSecond
+}

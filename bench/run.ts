@@ -5,8 +5,9 @@
 // Postbox first: it tunes kafkajs as it loads it (src/kafka/kafkajs-tuning.ts), and the raw producer
 // row must use the very client the relay uses.
 import './relay-api.js'
+import { cpus } from 'node:os'
 import { fileURLToPath } from 'node:url'
-import { measureCliDrain } from './cli-drain.js'
+import { type CliDrainResult, measureCliDrain } from './cli-drain.js'
 import { measureDrain } from './drain.js'
 import { measureEnqueueCost } from './enqueue-cost.js'
 import { describeEnvironment } from './environment.js'
@@ -43,6 +44,46 @@ const stack: Stack = {
 
 const step = (what: string) => process.stderr.write(`${new Date().toISOString()} ${what}\n`)
 const count = (n: number) => n.toLocaleString('en-US')
+
+/**
+ * Where one CLI drain's CPU went, per 1,000 events: the relay's Postgres backends, the relay's
+ * process, the broker's, and the whole machine (those, Postgres's own background processes and
+ * this benchmark); and the rate at which that cost per event would keep every core busy.
+ */
+function cpuFigures(result: CliDrainResult, suffix: string, drain: string): Figure[] {
+  return [
+    {
+      key: `pg_cpu_ms_per_1k_events${suffix}`,
+      value: result.pgCpuMsPer1k,
+      unit: 'ms',
+      what: `relay's Postgres backends, ${drain}`,
+    },
+    {
+      key: `relay_cpu_ms_per_1k_events${suffix}`,
+      value: result.relayCpuMsPer1k,
+      unit: 'ms',
+      what: 'relay CLI process, same drain',
+    },
+    {
+      key: `broker_cpu_ms_per_1k_events${suffix}`,
+      value: result.brokerCpuMsPer1k,
+      unit: 'ms',
+      what: 'Kafka broker process, same drain',
+    },
+    {
+      key: `machine_cpu_ms_per_1k_events${suffix}`,
+      value: result.machineCpuMsPer1k,
+      unit: 'ms',
+      what: 'every process on the machine, same drain',
+    },
+    {
+      key: `cpu_ceiling_events_per_s${suffix}`,
+      value: (cpus().length * 1_000_000) / result.machineCpuMsPer1k,
+      unit: 'events/s',
+      what: `${cpus().length} cores / machine CPU per event: the rate that would keep every core busy`,
+    },
+  ]
+}
 
 /** Runs every measurement in turn, adding its figures as it finishes. */
 async function measureAll(scratch: Scratch, add: (figure: Figure) => void): Promise<Record<string, unknown>> {
@@ -220,6 +261,7 @@ async function measureAll(scratch: Scratch, add: (figure: Figure) => void): Prom
     unit: 'events/s',
     what: `steady drain of ${n} rows, relay CLI`,
   })
+  for (const figure of cpuFigures(cliSmall, '_cli', `${n}-row CLI drain`)) add(figure)
 
   const large = count(sizes.large)
   step(`drain of ${large} committed rows by the relay CLI`)
@@ -242,18 +284,7 @@ async function measureAll(scratch: Scratch, add: (figure: Figure) => void): Prom
     unit: 's',
     what: 'that drain from starting the CLI to the last ack',
   })
-  add({
-    key: 'pg_cpu_ms_per_1k_events_1m',
-    value: cli.pgCpuMsPer1k,
-    unit: 'ms',
-    what: `relay's Postgres backends, ${large}-row drain`,
-  })
-  add({
-    key: 'relay_cpu_ms_per_1k_events_1m',
-    value: cli.relayCpuMsPer1k,
-    unit: 'ms',
-    what: 'relay CLI process, same drain',
-  })
+  for (const figure of cpuFigures(cli, '_1m', `${large}-row drain`)) add(figure)
   add({
     key: 'rss_max_mb',
     value: cli.rssMaxMb,
@@ -282,6 +313,8 @@ async function measureAll(scratch: Scratch, add: (figure: Figure) => void): Prom
     unit: 'events/s',
     what: `steady drain of ${n} rows, relay CLI, sentRows: 'delete'`,
   })
+  for (const figure of cpuFigures(cliSmallDelete, '_cli_delete', `${n}-row CLI drain, sentRows: 'delete'`))
+    add(figure)
   step(`drain of ${large} committed rows by the relay CLI, sent rows deleted`)
   const cliDelete = await measureCliDrain(stack, scratch, {
     name: 'largedel',
@@ -301,18 +334,8 @@ async function measureAll(scratch: Scratch, add: (figure: Figure) => void): Prom
     unit: '×',
     what: `the ${large}-row / ${n}-row CLI drains, sentRows: 'delete'`,
   })
-  add({
-    key: 'pg_cpu_ms_per_1k_events_1m_delete',
-    value: cliDelete.pgCpuMsPer1k,
-    unit: 'ms',
-    what: `relay's Postgres backends, ${large}-row drain, sentRows: 'delete'`,
-  })
-  add({
-    key: 'relay_cpu_ms_per_1k_events_1m_delete',
-    value: cliDelete.relayCpuMsPer1k,
-    unit: 'ms',
-    what: 'relay CLI process, same drain',
-  })
+  for (const figure of cpuFigures(cliDelete, '_1m_delete', `${large}-row drain, sentRows: 'delete'`))
+    add(figure)
   add({
     key: 'rss_max_mb_delete',
     value: cliDelete.rssMaxMb,
