@@ -17,7 +17,7 @@ export interface CliDrainResult {
   events: number
   steadyPerSecond: number
   totalSeconds: number
-  /** VmHWM of the relay process: its peak resident memory. */
+  /** VmHWM of the relay process: its peak resident memory (the largest, with several processes). */
   rssMaxMb: number
   /** Resident memory at the first acknowledgement and at the end, to show whether it grows. */
   rssFirstAckMb: number
@@ -93,6 +93,8 @@ export interface CliDrainOptions {
   events: number
   batchSize?: number
   sentRows?: 'keep' | 'delete'
+  /** Relay CLI processes draining it side by side (they share the shards); default 1. */
+  processes?: number
 }
 
 export async function measureCliDrain(
@@ -119,18 +121,22 @@ export async function measureCliDrain(
   }
 }
 
-async function drainWithCli(
+interface RelayCli {
+  child: ChildProcess
+  pid: number
+  port: number
+  log: string[]
+  exited: Promise<number | null>
+}
+
+/** One `postbox relay` process on the drain's database, serving /metrics on a port of its own. */
+async function spawnRelayCli(
   stack: Stack,
-  db: { url: string; name: string; topic: string },
+  db: { url: string; topic: string },
   build: string,
   options: CliDrainOptions,
-): Promise<CliDrainResult> {
+): Promise<RelayCli> {
   const port = await freePort()
-  const cpu = await samplePgCpu(stack.databaseUrl, db.name)
-  const brokerPid = listenerPid(Number(stack.brokers[0]?.split(':').at(-1)))
-  const brokerStartMs = brokerPid === null ? null : processCpuMs(brokerPid)
-  const machineStartMs = machineBusyMs()
-  const started = performance.now()
   const child = spawn(process.execPath, [join(build, 'bin', 'postbox.js'), 'relay'], {
     cwd: root,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -148,9 +154,31 @@ async function drainWithCli(
     },
   })
   const exited = new Promise<number | null>((resolve) => child.once('exit', resolve))
-  const pid = child.pid as number
-  const log: string[] = []
+  return { child, pid: child.pid as number, port, log: [], exited }
+}
+
+async function stopRelayCli(relay: RelayCli): Promise<void> {
+  relay.child.kill('SIGTERM')
+  const timeout = setTimeout(() => relay.child.kill('SIGKILL'), 30_000)
+  await relay.exited
+  clearTimeout(timeout)
+}
+
+async function drainWithCli(
+  stack: Stack,
+  db: { url: string; name: string; topic: string },
+  build: string,
+  options: CliDrainOptions,
+): Promise<CliDrainResult> {
+  const cpu = await samplePgCpu(stack.databaseUrl, db.name)
+  const brokerPid = listenerPid(Number(stack.brokers[0]?.split(':').at(-1)))
+  const brokerStartMs = brokerPid === null ? null : processCpuMs(brokerPid)
+  const machineStartMs = machineBusyMs()
+  const started = performance.now()
+  const relays: RelayCli[] = []
   const timeline: Point[] = []
+  const sumOver = (f: (relay: RelayCli) => number) => relays.reduce((total, relay) => total + f(relay), 0)
+  const maxOver = (f: (relay: RelayCli) => number) => Math.max(...relays.map(f))
   let rssFirstAckMb = Number.NaN
   let rssMaxMb = Number.NaN
   let rssEndMb = Number.NaN
@@ -159,35 +187,37 @@ async function drainWithCli(
   let machineCpuMs = Number.NaN
   let pgCpu: Awaited<ReturnType<typeof cpu.stop>>
   try {
-    await metricsReady(child, port, log)
+    for (let i = 0; i < (options.processes ?? 1); i++)
+      relays.push(await spawnRelayCli(stack, db, build, options))
+    await Promise.all(relays.map((relay) => metricsReady(relay.child, relay.port, relay.log)))
     let movedAt = performance.now()
     for (;;) {
-      const done = await publishedSoFar(port)
+      const done = (await Promise.all(relays.map((relay) => publishedSoFar(relay.port)))).reduce(
+        (a, b) => a + b,
+        0,
+      )
       const now = performance.now()
       if (done !== (timeline.at(-1)?.done ?? 0)) {
-        if (timeline.length === 0) rssFirstAckMb = statusMb(pid, 'VmRSS')
+        if (timeline.length === 0) rssFirstAckMb = maxOver((relay) => statusMb(relay.pid, 'VmRSS'))
         timeline.push({ at: now, done })
         movedAt = now
       } else if (now - movedAt > STALL_MS) {
         throw new Error(
-          `${options.name}: the relay CLI made no progress for ${STALL_MS / 1000} s (at ${done})\n${await explainStall(stack.databaseUrl, db.name)}\nits log:\n${log.join('\n')}`,
+          `${options.name}: the relay CLI made no progress for ${STALL_MS / 1000} s (at ${done})\n${await explainStall(stack.databaseUrl, db.name)}\nits log:\n${relays.flatMap((relay) => relay.log).join('\n')}`,
         )
       }
       if (done >= options.events) break
       await sleep(250)
     }
-    rssMaxMb = statusMb(pid, 'VmHWM')
-    rssEndMb = statusMb(pid, 'VmRSS')
-    relayCpuMs = processCpuMs(pid) ?? Number.NaN
+    rssMaxMb = maxOver((relay) => statusMb(relay.pid, 'VmHWM'))
+    rssEndMb = maxOver((relay) => statusMb(relay.pid, 'VmRSS'))
+    relayCpuMs = sumOver((relay) => processCpuMs(relay.pid) ?? Number.NaN)
     machineCpuMs = machineBusyMs() - machineStartMs
     const brokerEndMs = brokerPid === null ? null : processCpuMs(brokerPid)
     if (brokerStartMs !== null && brokerEndMs !== null) brokerCpuMs = brokerEndMs - brokerStartMs
   } finally {
     pgCpu = await cpu.stop()
-    child.kill('SIGTERM')
-    const timeout = setTimeout(() => child.kill('SIGKILL'), 30_000)
-    await exited
-    clearTimeout(timeout)
+    await Promise.all(relays.map(stopRelayCli))
   }
   const perThousand = options.events / 1000
   return {

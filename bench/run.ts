@@ -299,6 +299,28 @@ async function measureAll(scratch: Scratch, add: (figure: Figure) => void): Prom
   })
   add({ key: 'rss_end_mb', value: cli.rssEndMb, unit: 'MB', what: 'its RSS at the last' })
 
+  // Scaling out: two relay processes share the shards of the same backlog.
+  step(`drain of ${large} committed rows by two relay CLI processes`)
+  const two = await measureCliDrain(stack, scratch, {
+    name: 'largetwo',
+    events: sizes.large,
+    batchSize,
+    processes: 2,
+  })
+  add({
+    key: 'drain_events_per_s_1m_two_relays',
+    value: two.steadyPerSecond,
+    unit: 'events/s',
+    what: `steady drain of ${large} rows, two relay CLI processes`,
+  })
+  add({
+    key: 'two_relays_vs_one_ratio_1m',
+    value: two.steadyPerSecond / cli.steadyPerSecond,
+    unit: '×',
+    what: 'two relay processes / one, same backlog',
+  })
+  for (const figure of cpuFigures(two, '_1m_two_relays', `${large}-row drain, two relays`)) add(figure)
+
   // The same two drains by relays that delete what they publish (relay.sentRows: 'delete').
   step(`drain of ${n} committed rows by the relay CLI, sent rows deleted`)
   const cliSmallDelete = await measureCliDrain(stack, scratch, {
