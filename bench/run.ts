@@ -62,7 +62,7 @@ function cpuFigures(result: CliDrainResult, suffix: string, drain: string): Figu
       key: `relay_cpu_ms_per_1k_events${suffix}`,
       value: result.relayCpuMsPer1k,
       unit: 'ms',
-      what: 'relay CLI process, same drain',
+      what: 'relay CLI process(es), same drain',
     },
     {
       key: `broker_cpu_ms_per_1k_events${suffix}`,
