@@ -21,6 +21,7 @@ describe('migrate', () => {
       '0004_id_cache.sql',
       '0005_sql_enqueue.sql',
       '0006_sent_count.sql',
+      '0007_enqueue_headers_fast_path.sql',
     ])
     const tables = await queryRows<{ table_name: string }>(
       db.url,

@@ -129,6 +129,42 @@ describe('postbox.enqueue() writes outbox rows from SQL', () => {
     assert.match(result.stderr, /HINT:.*pass the topic/)
   })
 
+  test('bad keys and headers are refused with a clear SQL error and leave no row; empty headers pass', async () => {
+    const topic = uniqueName('sql.checks')
+    const enqueue = (key: string, headers: string) =>
+      psql(db.url, `select postbox.enqueue('sql.checks', ${key}, '{"id": 1}', '${headers}', '${topic}')`)
+    const refused: [string, string, RegExp][] = [
+      ["''", '{}', /key must be a non-empty string/],
+      [`repeat('k', 1025)`, '{}', /the key is 1025 bytes, over the limit of 1024/],
+      ["'1'", '[]', /headers must be a JSON object/],
+      ["'1'", '{"source": 7}', /header "source" must be a string/],
+      [
+        "'1'",
+        '{"source": "a", "Event-Id": "x"}',
+        /header "Event-Id" must be a string and not one the relay sets/,
+      ],
+    ]
+    for (const [key, headers, error] of refused) {
+      const result = await enqueue(key, headers)
+      assert.notEqual(result.code, 0, `key ${key}, headers ${headers} were accepted`)
+      assert.match(result.stderr, error)
+    }
+    assert.equal(
+      (await queryRows(db.url, 'select 1 from postbox.outbox where topic = $1', [topic])).length,
+      0,
+    )
+    for (const headers of ['{}', '{"source": "billing"}']) {
+      const result = await enqueue("'1'", headers)
+      assert.equal(result.code, 0, result.stderr)
+    }
+    const rows = await queryRows<{ headers: unknown }>(
+      db.url,
+      'select headers from postbox.outbox where topic = $1 order by id',
+      [topic],
+    )
+    assert.deepEqual(rows, [{ headers: {} }, { headers: { source: 'billing' } }])
+  })
+
   test('postbox migrate --config registers the event types of its catalog, so SQL can enqueue before any relay ran', async () => {
     const topic = uniqueName('sql.migrate')
     const migrated = await runPostbox(['--config', 'test/cli/fixtures/orders.config.ts', 'migrate'], {
