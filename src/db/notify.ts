@@ -8,9 +8,14 @@ export function notifyChannel(schema: string): string {
   return `postbox_${schema}`
 }
 
-/** A select that notifies the channel given by parameter `channel` (e.g. `$1`), with an empty payload. */
+/** The call that notifies the channel given by parameter `channel` (e.g. `$1`), with an empty payload. */
+export function notifyCall(channel: string): string {
+  return `pg_notify(${channel}, '')`
+}
+
+/** A select of that call. */
 export function notifySelect(channel: string): string {
-  return `select pg_notify(${channel}, '')`
+  return `select ${notifyCall(channel)}`
 }
 
 /** LISTEN takes no parameters; the channel is derived from a validated schema name, quotes removed besides. */
