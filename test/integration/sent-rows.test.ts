@@ -6,7 +6,14 @@ import { resolveConfig } from '../../src/relay-api.js'
 import { runPostbox } from '../support/cli.js'
 import { orderEvent, orderRow } from '../support/events.js'
 import { lastCommittedProgressToken } from '../support/progress.js'
-import { outboxFor, readTopic, relaySettings, startFailure, startRelay } from '../support/relay.js'
+import {
+  outboxFor,
+  readTopic,
+  relaySettings,
+  startFailure,
+  startRelay,
+  versionsByKey,
+} from '../support/relay.js'
 import { createMigratedDatabase, queryRows, uniqueName, waitFor } from '../support/stack.js'
 
 let db: Awaited<ReturnType<typeof createMigratedDatabase>>
@@ -70,13 +77,7 @@ test("sentRows 'delete': published rows leave the outbox, in key order in Kafka;
     counts && { pending: counts.pending, parked: counts.parked, sentLastMinute: counts.sentLastMinute },
     { pending: 1, parked: 1, sentLastMinute: 13 },
   )
-  const records = await readTopic(topic)
-  const byKey = new Map<string, (number | null)[]>()
-  for (const r of records) {
-    const value = r.value as { version: number } | null
-    byKey.set(String(r.key), [...(byKey.get(String(r.key)) ?? []), value === null ? null : value.version])
-  }
-  assert.deepEqual(Object.fromEntries(byKey), {
+  assert.deepEqual(await versionsByKey(topic), {
     '1': [1, 2, 3, 4],
     '2': [1, 2, 3, 4, null],
     '3': [1, 2, 3, 4],

@@ -5,12 +5,12 @@ import knexFactory, { type Knex } from 'knex'
 import { knownMigrations } from '../../src/db/migrate.js'
 import { runPostbox } from '../support/cli.js'
 import { orderEvent, orderRow } from '../support/events.js'
-import { outboxFor, readTopic, startRelay } from '../support/relay.js'
+import { outboxFor, startRelay, versionsByKey } from '../support/relay.js'
 import { createTestDatabase, queryRows, uniqueName, waitFor } from '../support/stack.js'
 
 // Version 0.1 shipped migrations 0001 and 0002; the later ones changed the claim path (the
-// parked-key index, the identity cache) and added SQL enqueue and sent_count. A database of 0.1 with rows in
-// every state is upgraded by `postbox migrate` while no relay runs, then drained.
+// parked-key index, the identity cache) and added SQL enqueue and sent_count. A database of 0.1
+// with rows in every state is upgraded by `postbox migrate` while no relay runs, then drained.
 const SHIPPED_IN_0_1 = ['0001_outbox.sql', '0002_shard_progress.sql']
 
 let db: Awaited<ReturnType<typeof createTestDatabase>>
@@ -153,11 +153,5 @@ test('a 0.1 database with sent, pending, parked and skipped rows upgrades with t
 
   // In Kafka: only what was pending or parked, each key in order; the rows sent before the upgrade
   // and the skipped row are not there.
-  const byKey = new Map<string, (number | null)[]>()
-  for (const record of await readTopic(topic)) {
-    const value = record.value as { version: number } | null
-    const key = String(record.key)
-    byKey.set(key, [...(byKey.get(key) ?? []), value === null ? null : value.version])
-  }
-  assert.deepEqual(Object.fromEntries(byKey), { '1': [3], '2': [1, 2, 3], '3': [2], '4': [1, null] })
+  assert.deepEqual(await versionsByKey(topic), { '1': [3], '2': [1, 2, 3], '3': [2], '4': [1, null] })
 })

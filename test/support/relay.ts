@@ -38,6 +38,20 @@ export function readTopic(topic: string, options: { avroKey?: boolean } = {}) {
   return readPublished({ brokers: stack.brokers, registryUrl: stack.registryUrl }, topic, options)
 }
 
+/**
+ * The `version` of each order event published to `topic`, per key in the order read (null for a
+ * tombstone): what a consumer sees of per-key order.
+ */
+export async function versionsByKey(topic: string): Promise<Record<string, (number | null)[]>> {
+  const byKey: Record<string, (number | null)[]> = {}
+  for (const record of await readTopic(topic)) {
+    const value = record.value as { version: number } | null
+    const key = String(record.key)
+    byKey[key] = [...(byKey[key] ?? []), value === null ? null : value.version]
+  }
+  return byKey
+}
+
 /** What a relay's start-up threw for `config` (null when it started); the relay is stopped either way. */
 export async function startFailure(config: PostboxSettings): Promise<unknown> {
   const relay = new Relay(resolveConfig(config), { logger: silentLogger })
